@@ -1,0 +1,1 @@
+//! An in-memory POSIX filesystem core that behaves like Linux on tmpfs.

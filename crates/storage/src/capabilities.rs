@@ -1,0 +1,77 @@
+//! `Capabilities`: what a provider promises, so callers ask instead of special-casing.
+
+/// What a [`Storage`](crate::Storage) provider can promise.
+///
+/// Start from [`Capabilities::new`] (nothing promised) and switch on what holds:
+///
+/// ```
+/// use memory_fs_storage::Capabilities;
+///
+/// let caps = Capabilities::new("sqlite")
+///     .with_atomic_write(true)
+///     .with_atomic_batch(true)
+///     .with_nested_keys(true);
+/// assert!(caps.atomic_batch);
+/// assert!(!caps.atomic_create);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Short provider name (`"memory"`, `"disk"`, `"sqlite"`, `"s3"`…), used in errors.
+    pub backend: &'static str,
+    /// A single `file_save` is seen whole or not at all by readers, even after a crash.
+    pub atomic_write: bool,
+    /// `files_save` and `files_delete` apply all items or none.
+    pub atomic_batch: bool,
+    /// `file_create` is atomic: two racing creators cannot both succeed.
+    pub atomic_create: bool,
+    /// A key and a key below it (`a` and `a/b`) can exist together; when false, the
+    /// provider is tree-shaped and answers [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
+    pub nested_keys: bool,
+    /// Values survive the process (disk, SQLite file, S3), as opposed to memory.
+    pub persistent: bool,
+}
+
+impl Capabilities {
+    /// Nothing promised yet, for the provider named `backend`.
+    pub const fn new(backend: &'static str) -> Self {
+        Self {
+            backend,
+            atomic_write: false,
+            atomic_batch: false,
+            atomic_create: false,
+            nested_keys: false,
+            persistent: false,
+        }
+    }
+
+    /// Sets [`atomic_write`](Self::atomic_write).
+    pub const fn with_atomic_write(mut self, yes: bool) -> Self {
+        self.atomic_write = yes;
+        self
+    }
+
+    /// Sets [`atomic_batch`](Self::atomic_batch).
+    pub const fn with_atomic_batch(mut self, yes: bool) -> Self {
+        self.atomic_batch = yes;
+        self
+    }
+
+    /// Sets [`atomic_create`](Self::atomic_create).
+    pub const fn with_atomic_create(mut self, yes: bool) -> Self {
+        self.atomic_create = yes;
+        self
+    }
+
+    /// Sets [`nested_keys`](Self::nested_keys).
+    pub const fn with_nested_keys(mut self, yes: bool) -> Self {
+        self.nested_keys = yes;
+        self
+    }
+
+    /// Sets [`persistent`](Self::persistent).
+    pub const fn with_persistent(mut self, yes: bool) -> Self {
+        self.persistent = yes;
+        self
+    }
+}

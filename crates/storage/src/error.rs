@@ -1,0 +1,171 @@
+//! `StorageError`: the one error every provider reports, with a kind callers can match on.
+
+use std::fmt;
+
+use crate::InvalidPath;
+
+/// A boxed error from a provider's underlying library (I/O, SQLite, HTTP…).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong, independent of the provider that reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The key does not exist where it had to.
+    NotFound,
+    /// The key was refused by [`SafePath`](crate::SafePath) validation or by the provider.
+    InvalidPath,
+    /// A conditional create found the key already present.
+    AlreadyExists,
+    /// The key collides with another one in a way this provider cannot hold
+    /// (for example `a` and `a/b` on a tree-shaped provider).
+    Conflict,
+    /// The provider cannot do this operation.
+    Unsupported,
+    /// Stored bytes could not be decoded as asked (not UTF-8, not JSON).
+    InvalidData,
+    /// The backend itself failed (I/O error, database error, network error…).
+    Backend,
+}
+
+/// The error of every [`Storage`](crate::Storage) operation.
+///
+/// Providers keep their own error types private and convert them into this one,
+/// always naming the key involved when there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The key does not exist where it had to.
+    #[error("no such key: {path}")]
+    NotFound {
+        /// The missing key.
+        path: String,
+    },
+    /// The key is not a valid [`SafePath`](crate::SafePath).
+    #[error(transparent)]
+    InvalidPath(#[from] InvalidPath),
+    /// A conditional create found the key already present.
+    #[error("key already exists: {path}")]
+    AlreadyExists {
+        /// The existing key.
+        path: String,
+    },
+    /// The key collides with another key in a way this provider cannot hold.
+    #[error("key {path} conflicts with an existing key: {reason}")]
+    Conflict {
+        /// The key that could not be written.
+        path: String,
+        /// What it collides with, in words.
+        reason: String,
+    },
+    /// The provider cannot do this operation.
+    #[error("the {backend} storage does not support {operation}")]
+    Unsupported {
+        /// The provider's name, as in [`Capabilities::backend`](crate::Capabilities::backend).
+        backend: &'static str,
+        /// The operation refused.
+        operation: String,
+    },
+    /// Stored bytes could not be decoded as asked.
+    #[error("key {path} holds invalid data: {reason}")]
+    InvalidData {
+        /// The key whose bytes could not be decoded.
+        path: String,
+        /// What was wrong with them.
+        reason: String,
+    },
+    /// The backend failed.
+    #[error("{backend} storage failed{}: {source}", OnPath(.path))]
+    Backend {
+        /// The provider's name.
+        backend: &'static str,
+        /// The key involved, if any.
+        path: Option<String>,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Formats an optional key as ` on KEY` for error messages.
+struct OnPath<'a>(&'a Option<String>);
+
+impl fmt::Display for OnPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(path) => write!(f, " on {path}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl StorageError {
+    /// The kind of failure, for matching without caring about the provider.
+    ///
+    /// ```
+    /// use memory_fs_storage::{ErrorKind, StorageError};
+    ///
+    /// let err = StorageError::NotFound { path: "a".into() };
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::InvalidPath(_) => ErrorKind::InvalidPath,
+            Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Self::Conflict { .. } => ErrorKind::Conflict,
+            Self::Unsupported { .. } => ErrorKind::Unsupported,
+            Self::InvalidData { .. } => ErrorKind::InvalidData,
+            Self::Backend { .. } => ErrorKind::Backend,
+        }
+    }
+
+    /// The key involved, when the error names one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Self::NotFound { path }
+            | Self::AlreadyExists { path }
+            | Self::Conflict { path, .. }
+            | Self::InvalidData { path, .. } => Some(path),
+            Self::InvalidPath(e) => Some(e.input()),
+            Self::Backend { path, .. } => path.as_deref(),
+            Self::Unsupported { .. } => None,
+        }
+    }
+
+    /// Wraps a provider's own error as [`StorageError::Backend`].
+    ///
+    /// ```
+    /// use memory_fs_storage::{ErrorKind, StorageError};
+    ///
+    /// let io = std::io::Error::other("disk on fire");
+    /// let err = StorageError::backend("disk", Some("a/b"), io);
+    /// assert_eq!(err.kind(), ErrorKind::Backend);
+    /// assert_eq!(err.to_string(), "disk storage failed on a/b: disk on fire");
+    /// ```
+    pub fn backend(
+        backend: &'static str,
+        path: Option<&str>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::Backend { backend, path: path.map(str::to_owned), source: source.into() }
+    }
+}
+
+impl From<StorageError> for std::io::Error {
+    fn from(err: StorageError) -> Self {
+        use std::io::ErrorKind as Io;
+        let kind = match err.kind() {
+            ErrorKind::NotFound => Io::NotFound,
+            ErrorKind::InvalidPath => Io::InvalidInput,
+            ErrorKind::AlreadyExists => Io::AlreadyExists,
+            ErrorKind::Unsupported => Io::Unsupported,
+            ErrorKind::InvalidData => Io::InvalidData,
+            ErrorKind::Conflict | ErrorKind::Backend => Io::Other,
+        };
+        std::io::Error::new(kind, err)
+    }
+}
+
+/// The result of every [`Storage`](crate::Storage) operation.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,229 @@
+//! The storage layer of Memory-FS: one [`Storage`] trait that every backend implements.
+//!
+//! The file layer above sees storage only through this trait, so a program moves from
+//! memory to SQLite, disk or S3 by changing the value it constructs, nothing else.
+//! This crate owns the contract:
+//!
+//! - [`SafePath`], the validated key type, which is the security boundary of the
+//!   providers (no absolute keys, no `..`, no control characters, nothing rewritten);
+//! - [`StorageError`], one error with an [`ErrorKind`] that every provider maps into;
+//! - [`Capabilities`], what a provider can promise (atomic batches, conditional
+//!   create, keys nested below other keys…), so callers and the conformance suite
+//!   ask instead of special-casing providers;
+//! - with the `testkit` feature, the conformance suite every provider runs.
+//!
+//! # Example
+//!
+//! A toy provider is a handful of lines; real ones live in their own crates.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::sync::Mutex;
+//! use memory_fs_storage::{Capabilities, Result, SafePath, Storage};
+//!
+//! #[derive(Debug, Default)]
+//! struct MapStorage(Mutex<BTreeMap<SafePath, Vec<u8>>>);
+//!
+//! impl Storage for MapStorage {
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities::new("map")
+//!     }
+//!     fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+//!         self.0.lock().unwrap().insert(path.clone(), data.to_vec());
+//!         Ok(())
+//!     }
+//!     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
+//!         Ok(self.0.lock().unwrap().get(path).cloned())
+//!     }
+//!     fn file_exists(&self, path: &SafePath) -> Result<bool> {
+//!         Ok(self.0.lock().unwrap().contains_key(path))
+//!     }
+//!     fn file_delete(&self, path: &SafePath) -> Result<bool> {
+//!         Ok(self.0.lock().unwrap().remove(path).is_some())
+//!     }
+//!     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
+//!         let map = self.0.lock().unwrap();
+//!         Ok(map.keys().filter(|k| prefix.is_none_or(|p| k.starts_with(p))).cloned().collect())
+//!     }
+//!     fn clear(&self) -> Result<()> {
+//!         self.0.lock().unwrap().clear();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let store = MapStorage::default();
+//! let key = SafePath::new("notes/today.txt")?;
+//! store.file_save(&key, b"hello")?;
+//! assert_eq!(store.file_str(&key)?.as_deref(), Some("hello"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod capabilities;
+mod error;
+mod path;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use capabilities::Capabilities;
+pub use error::{BoxError, ErrorKind, Result, StorageError};
+pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, SafePath};
+
+/// A key–value store of byte files addressed by [`SafePath`] keys.
+///
+/// Contract shared by every provider (the conformance suite checks each point):
+/// - `file_save` creates or replaces the whole value; readers see the old bytes or
+///   the new bytes, never a mix, when [`Capabilities::atomic_write`] is set.
+/// - Reading a missing key is not an error: `file_bytes` gives `Ok(None)` and
+///   `file_delete` gives `Ok(false)`.
+/// - `files_paths(Some(prefix))` lists the keys equal to `prefix` or below it,
+///   segment-wise (`a` covers `a` and `a/b`, not `ab`); `None` lists everything.
+///   Listings are sorted by byte order and never contain directories.
+/// - Where [`Capabilities::nested_keys`] is false, saving `a/b` while `a` exists (or
+///   the reverse) fails with [`ErrorKind::Conflict`] and changes nothing.
+/// - Implementations are `Send + Sync`; every method may be called from many
+///   threads at once.
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// What this provider can promise.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates or replaces the value at `path`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`] for a key that collides with another on a tree-shaped
+    /// provider; [`ErrorKind::Backend`] when the backend fails (the old value, if any,
+    /// is still there).
+    fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()>;
+
+    /// The whole value at `path`, or `None` if there is none.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the backend fails.
+    fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>>;
+
+    /// Whether a value exists at `path` (a directory implied by deeper keys is not one).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the backend fails.
+    fn file_exists(&self, path: &SafePath) -> Result<bool>;
+
+    /// Deletes the value at `path`; `Ok(false)` if there was none.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the backend fails.
+    fn file_delete(&self, path: &SafePath) -> Result<bool>;
+
+    /// Every key equal to or below `prefix` (all keys for `None`), sorted by bytes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the backend fails.
+    fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>>;
+
+    /// Deletes every key.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the backend fails; some keys may then remain.
+    fn clear(&self) -> Result<()>;
+
+    /// The value at `path` as UTF-8 text, or `None` if there is none.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidData`] if the bytes are not UTF-8; otherwise as
+    /// [`file_bytes`](Storage::file_bytes).
+    fn file_str(&self, path: &SafePath) -> Result<Option<String>> {
+        match self.file_bytes(path)? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
+                StorageError::InvalidData { path: path.to_string(), reason: e.to_string() }
+            }),
+        }
+    }
+
+    /// The value at `path` parsed as JSON, or `None` if there is none.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidData`] if the bytes are not JSON; otherwise as
+    /// [`file_bytes`](Storage::file_bytes).
+    fn file_json(&self, path: &SafePath) -> Result<Option<serde_json::Value>> {
+        match self.file_bytes(path)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                StorageError::InvalidData { path: path.to_string(), reason: e.to_string() }
+            }),
+        }
+    }
+
+    /// Creates `path` only if it does not exist yet.
+    ///
+    /// Atomic (no other writer can slip in between the check and the write) only
+    /// where [`Capabilities::atomic_create`] is set; the provided implementation checks
+    /// then writes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AlreadyExists`] if the key exists; otherwise as
+    /// [`file_save`](Storage::file_save).
+    fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+        if self.file_exists(path)? {
+            return Err(StorageError::AlreadyExists { path: path.to_string() });
+        }
+        self.file_save(path, data)
+    }
+
+    /// Saves several values; all-or-nothing where [`Capabilities::atomic_batch`] is set.
+    ///
+    /// The provided implementation saves one after another and stops at the first
+    /// error, leaving the earlier ones saved.
+    ///
+    /// # Errors
+    /// As [`file_save`](Storage::file_save), for the first item that fails.
+    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
+        items.iter().try_for_each(|(path, data)| self.file_save(path, data))
+    }
+
+    /// Deletes several keys and returns how many existed; all-or-nothing where
+    /// [`Capabilities::atomic_batch`] is set.
+    ///
+    /// # Errors
+    /// As [`file_delete`](Storage::file_delete), for the first key that fails.
+    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
+        paths.iter().try_fold(0, |n, path| Ok(n + usize::from(self.file_delete(path)?)))
+    }
+}
+
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+        (**self).file_save(path, data)
+    }
+    fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
+        (**self).file_bytes(path)
+    }
+    fn file_exists(&self, path: &SafePath) -> Result<bool> {
+        (**self).file_exists(path)
+    }
+    fn file_delete(&self, path: &SafePath) -> Result<bool> {
+        (**self).file_delete(path)
+    }
+    fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
+        (**self).files_paths(prefix)
+    }
+    fn clear(&self) -> Result<()> {
+        (**self).clear()
+    }
+    fn file_str(&self, path: &SafePath) -> Result<Option<String>> {
+        (**self).file_str(path)
+    }
+    fn file_json(&self, path: &SafePath) -> Result<Option<serde_json::Value>> {
+        (**self).file_json(path)
+    }
+    fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+        (**self).file_create(path, data)
+    }
+    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
+        (**self).files_save(items)
+    }
+    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
+        (**self).files_delete(paths)
+    }
+}

@@ -1,0 +1,1 @@
+//! Conformance suite for storage providers (filled in by the provider work).

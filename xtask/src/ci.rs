@@ -1,0 +1,97 @@
+//! `cargo xtask ci`: every check the project has, one after another, with a summary.
+//!
+//! Steps run in order and CI goes on after a failed step so one run reports every
+//! problem; the exit code is non-zero if any step failed. A step that needs what the
+//! machine lacks (FUSE, a Python ≥ 3.12) says so loudly and counts as skipped, never
+//! as passed.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{self, Result};
+
+/// How a step ended.
+enum Outcome {
+    Passed,
+    Failed(String),
+    Skipped(String),
+}
+
+/// One named check.
+struct Step {
+    name: &'static str,
+    run: fn() -> Outcome,
+}
+
+const STEPS: &[Step] = &[
+    Step { name: "fmt", run: fmt },
+    Step { name: "layering", run: layering },
+    Step { name: "clippy", run: clippy },
+    Step { name: "test", run: test },
+    Step { name: "doc", run: doc },
+];
+
+/// Runs every step and prints a summary table.
+pub(crate) fn run(_args: &[String]) -> Result {
+    let started = Instant::now();
+    let mut results: Vec<(&str, Outcome, Duration)> = Vec::new();
+    for step in STEPS {
+        eprintln!("\n==> ci step: {}", step.name);
+        let t = Instant::now();
+        let outcome = (step.run)();
+        results.push((step.name, outcome, t.elapsed()));
+    }
+    eprintln!("\n==> ci summary ({:.0?} in all)", started.elapsed());
+    let mut failed = 0;
+    for (name, outcome, took) in &results {
+        let (word, detail) = match outcome {
+            Outcome::Passed => ("passed", String::new()),
+            Outcome::Failed(why) => {
+                failed += 1;
+                ("FAILED", format!(": {why}"))
+            }
+            Outcome::Skipped(why) => ("SKIPPED", format!(": {why}")),
+        };
+        eprintln!("  {word:<8} {name:<14} {took:>8.1?}{detail}");
+    }
+    if failed == 0 { Ok(()) } else { Err(format!("{failed} ci step(s) failed")) }
+}
+
+fn outcome(result: Result) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Passed,
+        Err(why) => Outcome::Failed(why),
+    }
+}
+
+fn fmt() -> Outcome {
+    outcome(util::run(util::cargo().args(["fmt", "--all", "--", "--check"])))
+}
+
+fn layering() -> Outcome {
+    outcome(crate::layering::run(&[]))
+}
+
+fn clippy() -> Outcome {
+    outcome(util::run(util::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])))
+}
+
+fn test() -> Outcome {
+    outcome(util::run(util::cargo().args(["test", "--workspace", "--all-features", "--locked"])))
+}
+
+fn doc() -> Outcome {
+    outcome(util::run(
+        util::cargo()
+            .args(["doc", "--workspace", "--no-deps", "--all-features", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    ))
+}

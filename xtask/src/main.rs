@@ -1,0 +1,44 @@
+//! Project automation: `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
+//!
+//! Commands print every process they start, so a log shows exactly what ran.
+
+mod ci;
+mod layering;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  ci         every check: fmt, layering, clippy, tests, docs (and the optional suites)
+  layering   check internal crate dependencies against the layer table
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "ci" => ci::run(rest),
+        "layering" => layering::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprint!("unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
