@@ -1,0 +1,1234 @@
+//! `MemoryFileSystem`: the public operations, each checked in Linux's order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::clock::{Clock, SystemClock};
+use crate::data::Content;
+use crate::error::Errno::{self, *};
+use crate::error::{PosixError, Result};
+use crate::flags::{AccessMode, OpenFlags, Whence};
+use crate::path::{Last, MAX_SYMLINKS, PATH_MAX, NAME_MAX, Resolver, check_path};
+use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SetTime, Stat, Timespec};
+use crate::state::{Dir, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
+use crate::watch::{EventKind, Watchers};
+
+/// A file descriptor number, valid until [`MemoryFileSystem::close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fd(pub u32);
+
+impl Fd {
+    /// The descriptor's number.
+    pub fn as_raw(self) -> u32 {
+        self.0
+    }
+}
+
+/// Who is calling: user id, primary group id and supplementary groups.
+///
+/// Uid 0 is root and bypasses read, write and search checks, as on Linux.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary group ids.
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// The superuser (uid 0, gid 0).
+    pub fn root() -> Self {
+        Self { uid: 0, gid: 0, groups: Vec::new() }
+    }
+
+    /// Whether `gid` is the primary group or one of the supplementary groups.
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+/// How much of the tree is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of file content allocated (holes excluded).
+    pub bytes: u64,
+    /// The capacity set with [`Builder::capacity`], if any.
+    pub capacity: Option<u64>,
+    /// Live inodes, the root included.
+    pub inodes: u64,
+}
+
+/// Options for a new [`MemoryFileSystem`].
+///
+/// ```
+/// use memory_fs_posix::{Errno, MemoryFileSystem, OpenFlags};
+///
+/// let fs = MemoryFileSystem::builder().capacity(4).umask(0o077).build();
+/// let fd = fs.open("/f", OpenFlags::WRITE | OpenFlags::CREATE, 0o666)?;
+/// assert_eq!(fs.write(fd, b"12345").unwrap_err().errno(), Errno::ENOSPC);
+/// assert_eq!(fs.stat("/f")?.permissions(), 0o600);
+/// # Ok::<(), memory_fs_posix::PosixError>(())
+/// ```
+#[derive(Debug)]
+pub struct Builder {
+    capacity: Option<u64>,
+    max_file_size: u64,
+    read_only: bool,
+    umask: u32,
+    clock: Arc<dyn Clock>,
+}
+
+impl Builder {
+    /// Most bytes of file content the tree may hold; writes past it fail with `ENOSPC`.
+    pub fn capacity(mut self, bytes: u64) -> Self {
+        self.capacity = Some(bytes);
+        self
+    }
+
+    /// Largest size of one file; writing or truncating past it fails with `EFBIG`.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes.min(i64::MAX as u64);
+        self
+    }
+
+    /// Every change fails with `EROFS`.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// Permission bits cleared from the mode of every new file and directory (default 0o022).
+    pub fn umask(mut self, umask: u32) -> Self {
+        self.umask = umask & 0o777;
+        self
+    }
+
+    /// Where timestamps come from (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds an empty tree; the caller acts as root.
+    pub fn build(self) -> MemoryFileSystem {
+        let state = State::new(self.umask, self.clock.now());
+        MemoryFileSystem {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                clock: self.clock,
+                capacity: self.capacity,
+                max_file_size: self.max_file_size,
+                read_only: AtomicBool::new(self.read_only),
+                watchers: Watchers::default(),
+            }),
+            cred: Arc::new(Credentials::root()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+    capacity: Option<u64>,
+    max_file_size: u64,
+    read_only: AtomicBool,
+    pub(crate) watchers: Watchers,
+}
+
+/// An in-memory POSIX filesystem that behaves like Linux on tmpfs.
+///
+/// Cheap to clone: clones are handles on the same tree (and the same descriptor
+/// table). [`with_credentials`](Self::with_credentials) gives a handle that acts as
+/// another user. All methods take `&self` and are safe to call from many threads.
+///
+/// # Examples
+///
+/// ```
+/// use memory_fs_posix::{MemoryFileSystem, OpenFlags, Whence};
+///
+/// let fs = MemoryFileSystem::new();
+/// fs.mkdir("/docs", 0o755)?;
+/// let fd = fs.open("/docs/a.txt", OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE, 0o644)?;
+/// fs.write(fd, b"hello")?;
+/// fs.lseek(fd, 0, Whence::Set)?;
+/// let mut buf = [0u8; 5];
+/// assert_eq!(fs.read(fd, &mut buf)?, 5);
+/// assert_eq!(&buf, b"hello");
+/// fs.close(fd)?;
+/// assert_eq!(fs.readdir("/docs")?, ["a.txt"]);
+/// # Ok::<(), memory_fs_posix::PosixError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryFileSystem {
+    pub(crate) shared: Arc<Shared>,
+    cred: Arc<Credentials>,
+}
+
+impl Default for MemoryFileSystem {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Wraps an errno with the operation and path for the public error.
+fn fail<T>(op: &str, path: &str) -> impl FnOnce(Errno) -> PosixError {
+    let op = op.to_owned();
+    let path = path.to_owned();
+    move |e| PosixError::new(e, &op, Some(&path))
+}
+
+fn fail_fd(op: &'static str, fd: Fd) -> impl FnOnce(Errno) -> PosixError {
+    move |e| PosixError::new(e, &format!("{op} fd {}", fd.0), None)
+}
+
+impl MemoryFileSystem {
+    /// An empty tree with default options; the caller acts as root.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Options for a new tree.
+    pub fn builder() -> Builder {
+        Builder {
+            capacity: None,
+            max_file_size: i64::MAX as u64,
+            read_only: false,
+            umask: 0o022,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// A handle on the same tree that acts as `cred`.
+    ///
+    /// ```
+    /// use memory_fs_posix::{Credentials, Errno, MemoryFileSystem};
+    ///
+    /// let fs = MemoryFileSystem::new();
+    /// fs.mkdir("/private", 0o700)?;
+    /// let alice = fs.with_credentials(Credentials { uid: 1000, gid: 1000, groups: vec![] });
+    /// assert_eq!(alice.readdir("/private").unwrap_err().errno(), Errno::EACCES);
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn with_credentials(&self, cred: Credentials) -> Self {
+        Self { shared: Arc::clone(&self.shared), cred: Arc::new(cred) }
+    }
+
+    /// The credentials this handle acts with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.cred
+    }
+
+    /// Makes the whole tree read-only (every change fails with `EROFS`) or writable again.
+    pub fn set_read_only(&self, yes: bool) {
+        self.shared.read_only.store(yes, Ordering::Relaxed);
+    }
+
+    /// Whether the tree is read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only.load(Ordering::Relaxed)
+    }
+
+    /// The umask applied to new files and directories.
+    pub fn umask(&self) -> u32 {
+        self.lock().umask
+    }
+
+    /// Sets the umask and returns the previous one.
+    pub fn set_umask(&self, umask: u32) -> u32 {
+        std::mem::replace(&mut self.lock().umask, umask & 0o777)
+    }
+
+    /// Bytes and inodes in use.
+    pub fn usage(&self) -> Usage {
+        let st = self.lock();
+        Usage { bytes: st.used, capacity: self.shared.capacity, inodes: st.inode_count() as u64 }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> Timespec {
+        self.shared.clock.now()
+    }
+
+    fn rofs(&self) -> std::result::Result<(), Errno> {
+        if self.is_read_only() { Err(EROFS) } else { Ok(()) }
+    }
+
+    fn emit(&self, kind: EventKind, path: &str) {
+        self.shared.watchers.emit(kind, path);
+    }
+
+    // ----- descriptors -------------------------------------------------------------
+
+    /// Opens (and with [`OpenFlags::CREATE`], creates) a file; `mode` is used on creation,
+    /// less the umask.
+    ///
+    /// # Errors
+    /// As `open(2)` on Linux: `ENOENT`, `EEXIST` (`CREATE | EXCL` on an existing path),
+    /// `EISDIR` (writing a directory, or `CREATE` with a trailing slash), `ENOTDIR`,
+    /// `ELOOP` (`NOFOLLOW` on a symlink, or too many links), `EACCES`, `EROFS`,
+    /// `EINVAL` (`CREATE | DIRECTORY`), `ENAMETOOLONG`.
+    ///
+    /// ```
+    /// use memory_fs_posix::{Errno, MemoryFileSystem, OpenFlags};
+    ///
+    /// let fs = MemoryFileSystem::new();
+    /// let fd = fs.open("/new", OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCL, 0o600)?;
+    /// fs.close(fd)?;
+    /// let again = fs.open("/new", OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCL, 0o600);
+    /// assert_eq!(again.unwrap_err().errno(), Errno::EEXIST);
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn open(&self, path: &str, flags: OpenFlags, mode: u32) -> Result<Fd> {
+        self.open_inner(path, flags, mode).map(Fd).map_err(fail::<()>("open", path))
+    }
+
+    fn open_inner(&self, path: &str, flags: OpenFlags, mode: u32) -> std::result::Result<u32, Errno> {
+        if flags.contains(OpenFlags::CREATE | OpenFlags::DIRECTORY) {
+            return Err(EINVAL);
+        }
+        check_path(path)?;
+        let create = flags.contains(OpenFlags::CREATE);
+        let excl = create && flags.contains(OpenFlags::EXCL);
+        let nofollow = excl || flags.contains(OpenFlags::NOFOLLOW);
+        let now = self.now();
+        let mut st = self.lock();
+        let (ino, created) = {
+            let mut r = Resolver::new(&st, &self.cred);
+            let (mut parent, mut last) = r.walk_parent(ROOT, path)?;
+            loop {
+                let Last::Name(name, trailing) = &last else {
+                    break (r.lookup_last(parent, &last, false)?, None);
+                };
+                if !create {
+                    break (r.lookup_last(parent, &last, !nofollow)?, None);
+                }
+                if *trailing {
+                    return Err(EISDIR);
+                }
+                let create_error = if self.is_read_only() {
+                    Some(EROFS)
+                } else if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+                    Some(EACCES)
+                } else {
+                    None
+                };
+                if name.len() > NAME_MAX {
+                    return Err(ENAMETOOLONG);
+                }
+                match st.child(parent, name)? {
+                    None => match create_error {
+                        Some(e) => return Err(e),
+                        None => break (parent, Some(name.to_string())),
+                    },
+                    Some(ino) if st.get(ino)?.is_symlink() && !nofollow => {
+                        (parent, last) = r.follow_once(parent, ino)?;
+                    }
+                    Some(ino) => break (ino, None),
+                }
+            }
+        };
+        let (ino, created) = match created {
+            Some(name) => {
+                let mode = (mode & 0o7777 & !st.umask) | S_IFREG;
+                let ino = st.create(ino, &name, mode, &self.cred, Kind::File(Content::default()), now)?;
+                (ino, true)
+            }
+            None => (ino, false),
+        };
+        let inode = st.get(ino)?;
+        if create {
+            if excl && !created {
+                return Err(EEXIST);
+            }
+            if inode.is_dir() {
+                return Err(EISDIR);
+            }
+        }
+        if flags.contains(OpenFlags::DIRECTORY) && !inode.is_dir() {
+            return Err(ENOTDIR);
+        }
+        let truncate = !created && inode.is_file() && flags.contains(OpenFlags::TRUNC);
+        if !created {
+            if truncate {
+                self.rofs()?;
+            }
+            if inode.is_symlink() {
+                return Err(ELOOP);
+            }
+            let mut acc = if flags.readable() { MAY_READ } else { 0 };
+            if flags.writable() || flags.contains(OpenFlags::TRUNC) {
+                acc |= MAY_WRITE;
+            }
+            if inode.is_dir() && acc & MAY_WRITE != 0 {
+                return Err(EISDIR);
+            }
+            if acc & MAY_WRITE != 0 {
+                self.rofs()?;
+            }
+            if !inode.permits(&self.cred, acc) {
+                return Err(EACCES);
+            }
+        }
+        if truncate {
+            self.truncate_ino(&mut st, ino, 0, true, now)?;
+        }
+        let fd = st.alloc_fd(ino, flags)?;
+        drop(st);
+        if created {
+            self.emit(EventKind::Created, path);
+        } else if truncate {
+            self.emit(EventKind::Modified, path);
+        }
+        Ok(fd)
+    }
+
+    /// Closes a descriptor; an unlinked file's bytes are freed at its last close.
+    ///
+    /// # Errors
+    /// `EBADF` if `fd` is not open.
+    pub fn close(&self, fd: Fd) -> Result<()> {
+        self.lock().close_fd(fd.0).map_err(fail_fd("close", fd))
+    }
+
+    /// Reads from the descriptor's offset and advances it; 0 at end of file.
+    ///
+    /// # Errors
+    /// `EBADF` (not open for reading), `EISDIR`.
+    pub fn read(&self, fd: Fd, buf: &mut [u8]) -> Result<usize> {
+        let mut st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("read", fd))?;
+        let n = Self::read_at(&st, of, of.pos, buf).map_err(fail_fd("read", fd))?;
+        if n > 0 {
+            if let Ok(f) = st.fd_mut(fd.0) {
+                f.pos += n as u64;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads at `offset` without moving the descriptor's offset.
+    ///
+    /// # Errors
+    /// `EINVAL` for a negative offset (checked first, as Linux does), `EBADF`, `EISDIR`.
+    pub fn pread(&self, fd: Fd, buf: &mut [u8], offset: i64) -> Result<usize> {
+        let offset = u64::try_from(offset).map_err(|_| PosixError::new(EINVAL, "pread", None))?;
+        let st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("pread", fd))?;
+        Self::read_at(&st, of, offset, buf).map_err(fail_fd("pread", fd))
+    }
+
+    fn read_at(st: &State, of: crate::state::OpenFile, pos: u64, buf: &mut [u8]) -> std::result::Result<usize, Errno> {
+        if !of.flags.readable() {
+            return Err(EBADF);
+        }
+        match &st.get(of.ino)?.kind {
+            Kind::File(content) => Ok(content.read_at(pos, buf)),
+            Kind::Dir(_) => Err(EISDIR),
+            Kind::Symlink(_) => Err(EINVAL),
+        }
+    }
+
+    /// Writes at the descriptor's offset (at the end with [`OpenFlags::APPEND`]) and
+    /// advances it.
+    ///
+    /// # Errors
+    /// `EBADF` (not open for writing), `EFBIG`, `ENOSPC`.
+    pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize> {
+        let now = self.now();
+        let mut st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("write", fd))?;
+        if !of.flags.writable() {
+            return Err(PosixError::new(EBADF, &format!("write fd {}", fd.0), None));
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let pos = if of.flags.contains(OpenFlags::APPEND) {
+            st.get(of.ino).map_err(fail_fd("write", fd))?.size()
+        } else {
+            of.pos
+        };
+        let n = self.write_at(&mut st, of.ino, pos, data, now).map_err(fail_fd("write", fd))?;
+        if let Ok(f) = st.fd_mut(fd.0) {
+            f.pos = pos + n as u64;
+        }
+        drop(st);
+        self.emit_fd(of.ino, EventKind::Modified);
+        Ok(n)
+    }
+
+    /// Writes at `offset` without moving the descriptor's offset; on an
+    /// [`OpenFlags::APPEND`] descriptor it appends, as Linux does.
+    ///
+    /// # Errors
+    /// `EINVAL` for a negative offset (checked first), `EBADF`, `EFBIG`, `ENOSPC`.
+    pub fn pwrite(&self, fd: Fd, data: &[u8], offset: i64) -> Result<usize> {
+        let offset = u64::try_from(offset).map_err(|_| PosixError::new(EINVAL, "pwrite", None))?;
+        let now = self.now();
+        let mut st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("pwrite", fd))?;
+        if !of.flags.writable() {
+            return Err(PosixError::new(EBADF, &format!("pwrite fd {}", fd.0), None));
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let pos = if of.flags.contains(OpenFlags::APPEND) {
+            st.get(of.ino).map_err(fail_fd("pwrite", fd))?.size()
+        } else {
+            offset
+        };
+        let n = self.write_at(&mut st, of.ino, pos, data, now).map_err(fail_fd("pwrite", fd))?;
+        drop(st);
+        self.emit_fd(of.ino, EventKind::Modified);
+        Ok(n)
+    }
+
+    fn write_at(&self, st: &mut State, ino: Ino, pos: u64, data: &[u8], now: Timespec) -> std::result::Result<usize, Errno> {
+        let max = self.shared.max_file_size;
+        if pos >= max {
+            return Err(EFBIG);
+        }
+        let len = data.len().min(usize::try_from(max - pos).unwrap_or(usize::MAX));
+        let used = st.used;
+        let inode = st.get_mut(ino)?;
+        let content = inode.content_mut().ok_or(EISDIR)?;
+        let growth = content.growth_for_write(pos, len as u64);
+        if let Some(cap) = self.shared.capacity {
+            if used.saturating_add(growth) > cap {
+                return Err(ENOSPC);
+            }
+        }
+        content.write_at(pos, &data[..len]);
+        inode.mtime = now;
+        inode.ctime = now;
+        inode.kill_suid(&self.cred);
+        st.used += growth;
+        Ok(len)
+    }
+
+    /// Moves the descriptor's offset and returns the new one.
+    ///
+    /// # Errors
+    /// `EBADF`; `EINVAL` if the result would be negative (or `End` on a directory).
+    pub fn lseek(&self, fd: Fd, offset: i64, whence: Whence) -> Result<u64> {
+        let mut st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("lseek", fd))?;
+        let inode = st.get(of.ino).map_err(fail_fd("lseek", fd))?;
+        let base = match whence {
+            Whence::Set => 0,
+            Whence::Cur => of.pos,
+            Whence::End if inode.is_dir() => return Err(PosixError::new(EINVAL, "lseek", None)),
+            Whence::End => inode.size(),
+        };
+        let new = i64::try_from(base)
+            .ok()
+            .and_then(|b| b.checked_add(offset))
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| PosixError::new(EINVAL, &format!("lseek fd {}", fd.0), None))?;
+        st.fd_mut(fd.0).map_err(fail_fd("lseek", fd))?.pos = new;
+        Ok(new)
+    }
+
+    /// Status of the file behind a descriptor.
+    ///
+    /// # Errors
+    /// `EBADF`.
+    pub fn fstat(&self, fd: Fd) -> Result<Stat> {
+        let st = self.lock();
+        let of = st.fd(fd.0).map_err(fail_fd("fstat", fd))?;
+        Ok(st.get(of.ino).map_err(fail_fd("fstat", fd))?.stat(of.ino))
+    }
+
+    /// Sets the length of the file behind a descriptor open for writing.
+    ///
+    /// # Errors
+    /// `EINVAL` (length above `i64::MAX`, not a regular file, or not open for writing),
+    /// `EBADF`, `EFBIG`.
+    pub fn ftruncate(&self, fd: Fd, len: u64) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            if i64::try_from(len).is_err() {
+                return Err(EINVAL);
+            }
+            let mut st = self.lock();
+            let of = st.fd(fd.0)?;
+            if !st.get(of.ino)?.is_file() || !of.flags.writable() {
+                return Err(EINVAL);
+            }
+            self.truncate_ino(&mut st, of.ino, len, true, now)?;
+            Ok(of.ino)
+        };
+        let ino = inner().map_err(fail_fd("ftruncate", fd))?;
+        self.emit_fd(ino, EventKind::Modified);
+        Ok(())
+    }
+
+    fn truncate_ino(&self, st: &mut State, ino: Ino, len: u64, always_touch: bool, now: Timespec) -> std::result::Result<(), Errno> {
+        if len > self.shared.max_file_size {
+            return Err(EFBIG);
+        }
+        let inode = st.get_mut(ino)?;
+        let content = inode.content_mut().ok_or(EINVAL)?;
+        let before = content.allocated();
+        let changed = content.len() != len;
+        content.set_len(len);
+        let after = content.allocated();
+        if changed || always_touch {
+            inode.mtime = now;
+            inode.ctime = now;
+        }
+        inode.kill_suid(&self.cred);
+        st.used = st.used.saturating_sub(before) + after;
+        Ok(())
+    }
+
+    // ----- directories -------------------------------------------------------------
+
+    /// Creates a directory; `mode & 0o1777`, less the umask, becomes its permissions.
+    ///
+    /// # Errors
+    /// `EEXIST` (also for `.`, `..` and `/`), `ENOENT`, `ENOTDIR`, `EACCES`, `EROFS`,
+    /// `ENAMETOOLONG`, `ELOOP`.
+    ///
+    /// ```
+    /// use memory_fs_posix::MemoryFileSystem;
+    /// let fs = MemoryFileSystem::new();
+    /// fs.mkdir("/a", 0o755)?;
+    /// fs.mkdir("/a/b/", 0o700)?; // a trailing slash is fine
+    /// assert_eq!(fs.stat("/a")?.nlink, 3);
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(path)?;
+            let mut st = self.lock();
+            let (parent, name) = self.prepare_create(&st, path, true)?;
+            let mode = (mode & 0o1777 & !st.umask) | S_IFDIR;
+            let dir = Kind::Dir(Dir { entries: Default::default(), parent });
+            st.create(parent, &name, mode, &self.cred, dir, now)?;
+            Ok(())
+        };
+        inner().map_err(fail::<()>("mkdir", path))?;
+        self.emit(EventKind::Created, path);
+        Ok(())
+    }
+
+    /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
+    fn prepare_create(&self, st: &State, path: &str, want_dir: bool) -> std::result::Result<(Ino, String), Errno> {
+        let mut r = Resolver::new(st, &self.cred);
+        let (parent, last) = r.walk_parent(ROOT, path)?;
+        let Last::Name(name, trailing) = last else {
+            return Err(EEXIST);
+        };
+        if name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        if st.child(parent, &name)?.is_some() {
+            return Err(EEXIST);
+        }
+        if trailing && !want_dir {
+            return Err(ENOENT);
+        }
+        self.rofs()?;
+        if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+            return Err(EACCES);
+        }
+        Ok((parent, name.into_owned()))
+    }
+
+    /// Removes an empty directory.
+    ///
+    /// # Errors
+    /// `ENOTEMPTY` (also for `..`), `EINVAL` (for `.`), `EBUSY` (for `/`), `ENOTDIR`,
+    /// `ENOENT`, `EACCES`, `EPERM` (sticky directory), `EROFS`.
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(path)?;
+            let mut st = self.lock();
+            let (parent, name, victim) = self.prepare_delete(&st, path, true)?;
+            if st.get(victim)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+                return Err(ENOTEMPTY);
+            }
+            st.remove_entry(parent, &name, now)
+        };
+        inner().map_err(fail::<()>("rmdir", path))?;
+        self.emit(EventKind::Removed, path);
+        Ok(())
+    }
+
+    /// Removes a name; the file itself goes when its last link and descriptor do.
+    ///
+    /// # Errors
+    /// `EISDIR` (a directory, as Linux answers), `ENOTDIR` (`file/`), `ENOENT`,
+    /// `EACCES`, `EPERM` (sticky directory), `EROFS`.
+    pub fn unlink(&self, path: &str) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(path)?;
+            let mut st = self.lock();
+            let (parent, name, _) = self.prepare_delete(&st, path, false)?;
+            st.remove_entry(parent, &name, now)
+        };
+        inner().map_err(fail::<()>("unlink", path))?;
+        self.emit(EventKind::Removed, path);
+        Ok(())
+    }
+
+    /// `do_rmdir` / `do_unlinkat` up to `may_delete`.
+    fn prepare_delete(&self, st: &State, path: &str, is_dir: bool) -> std::result::Result<(Ino, String, Ino), Errno> {
+        let mut r = Resolver::new(st, &self.cred);
+        let (parent, last) = r.walk_parent(ROOT, path)?;
+        let (name, trailing) = match last {
+            Last::Name(name, trailing) => (name, trailing),
+            Last::DotDot if is_dir => return Err(ENOTEMPTY),
+            Last::Dot if is_dir => return Err(EINVAL),
+            Last::Root if is_dir => return Err(EBUSY),
+            _ => return Err(EISDIR),
+        };
+        self.rofs()?;
+        if name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let victim = st.child(parent, &name)?.ok_or(ENOENT)?;
+        let v = st.get(victim)?;
+        if trailing && !is_dir {
+            return Err(if v.is_dir() { EISDIR } else { ENOTDIR });
+        }
+        self.may_delete(st, parent, v, is_dir)?;
+        Ok((parent, name.into_owned(), victim))
+    }
+
+    fn may_delete(&self, st: &State, dir: Ino, victim: &Inode, is_dir: bool) -> std::result::Result<(), Errno> {
+        let d = st.get(dir)?;
+        if !d.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+            return Err(EACCES);
+        }
+        if st.sticky_denies(d, victim, &self.cred) {
+            return Err(EPERM);
+        }
+        match (is_dir, victim.is_dir()) {
+            (true, false) => Err(ENOTDIR),
+            (false, true) => Err(EISDIR),
+            _ => Ok(()),
+        }
+    }
+
+    /// The names in a directory, sorted, without `.` and `..`.
+    ///
+    /// # Errors
+    /// `ENOTDIR`, `EACCES` (no read permission), `ENOENT`, `ELOOP`.
+    pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
+        let inner = || {
+            let st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let inode = st.get(ino)?;
+            let dir = inode.dir().ok_or(ENOTDIR)?;
+            if !inode.permits(&self.cred, MAY_READ) {
+                return Err(EACCES);
+            }
+            Ok(dir.entries.keys().map(|k| k.to_string()).collect())
+        };
+        inner().map_err(fail::<()>("readdir", path))
+    }
+
+    // ----- links -------------------------------------------------------------------
+
+    /// Renames `from` to `to`, replacing a file or an empty directory there.
+    ///
+    /// # Errors
+    /// As `rename(2)` on Linux: `EBUSY` (`.`/`..`/`/` as either name), `EINVAL` (a
+    /// directory into itself), `ENOTEMPTY`, `EISDIR`, `ENOTDIR`, `ENOENT`, `EACCES`,
+    /// `EPERM` (sticky directory), `EROFS`.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(from)?;
+            check_path(to)?;
+            let mut st = self.lock();
+            let (op, olast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, from)?;
+            let (np, nlast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, to)?;
+            let (Last::Name(oname, otrail), Last::Name(nname, ntrail)) = (&olast, &nlast) else {
+                return Err(EBUSY);
+            };
+            self.rofs()?;
+            if oname.len() > NAME_MAX {
+                return Err(ENAMETOOLONG);
+            }
+            let old = st.child(op, oname)?.ok_or(ENOENT)?;
+            if nname.len() > NAME_MAX {
+                return Err(ENAMETOOLONG);
+            }
+            let new = st.child(np, nname)?;
+            let old_is_dir = st.get(old)?.is_dir();
+            if !old_is_dir && (*otrail || *ntrail) {
+                return Err(ENOTDIR);
+            }
+            if op != np {
+                if st.is_ancestor(op, np)? {
+                    if st.is_ancestor(old, np)? {
+                        return Err(EINVAL);
+                    }
+                } else if st.is_ancestor(np, op)? {
+                    if let Some(n) = new {
+                        if st.is_ancestor(n, op)? {
+                            return Err(ENOTEMPTY);
+                        }
+                    }
+                }
+            }
+            if new == Some(old) {
+                return Ok(false);
+            }
+            self.may_delete(&st, op, st.get(old)?, old_is_dir)?;
+            match new {
+                None => {
+                    if !st.get(np)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+                        return Err(EACCES);
+                    }
+                }
+                Some(n) => self.may_delete(&st, np, st.get(n)?, old_is_dir)?,
+            }
+            if op != np && old_is_dir && !st.get(old)?.permits(&self.cred, MAY_WRITE) {
+                return Err(EACCES);
+            }
+            if let Some(n) = new {
+                if st.get(n)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+                    return Err(ENOTEMPTY);
+                }
+                st.remove_entry(np, nname, now)?;
+            }
+            // Move the entry.
+            let opi = st.get_mut(op)?;
+            opi.dir_mut().ok_or(ENOTDIR)?.entries.remove(&**oname);
+            opi.mtime = now;
+            opi.ctime = now;
+            if old_is_dir && op != np {
+                opi.nlink -= 1;
+            }
+            let npi = st.get_mut(np)?;
+            npi.dir_mut().ok_or(ENOTDIR)?.entries.insert(Box::from(&**nname), old);
+            npi.mtime = now;
+            npi.ctime = now;
+            if old_is_dir && op != np {
+                npi.nlink += 1;
+            }
+            let oi = st.get_mut(old)?;
+            oi.ctime = now;
+            if let Some(d) = oi.dir_mut() {
+                d.parent = np;
+            }
+            Ok(true)
+        };
+        if inner().map_err(|e| PosixError::new(e, &format!("rename {from} ->"), Some(to)))? {
+            self.emit(EventKind::RenamedFrom, from);
+            self.emit(EventKind::RenamedTo, to);
+        }
+        Ok(())
+    }
+
+    /// Makes `new` another name of the file at `existing` (not followed if a symlink).
+    ///
+    /// # Errors
+    /// `EEXIST`, `EPERM` (a directory, or a file the caller may not link under
+    /// Linux's protected-hardlinks rule), `ENOENT`, `ENOTDIR`, `EACCES`, `EROFS`.
+    pub fn link(&self, existing: &str, new: &str) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            let mut st = self.lock();
+            let old = Resolver::new(&st, &self.cred).resolve(existing, false)?;
+            check_path(new)?;
+            let (np, name) = self.prepare_create_lazy_perm(&st, new)?;
+            let oi = st.get(old)?;
+            let safe_source = oi.is_file()
+                && oi.mode & S_ISUID == 0
+                && oi.mode & (S_ISGID | 0o010) != (S_ISGID | 0o010)
+                && oi.permits(&self.cred, MAY_READ | MAY_WRITE);
+            if !(safe_source || oi.owned_by(&self.cred)) {
+                return Err(EPERM);
+            }
+            if !st.get(np)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+                return Err(EACCES);
+            }
+            if oi.is_dir() {
+                return Err(EPERM);
+            }
+            let p = st.get_mut(np)?;
+            p.dir_mut().ok_or(ENOTDIR)?.entries.insert(name.into(), old);
+            p.mtime = now;
+            p.ctime = now;
+            let oi = st.get_mut(old)?;
+            oi.nlink += 1;
+            oi.ctime = now;
+            Ok(())
+        };
+        inner().map_err(|e| PosixError::new(e, &format!("link {existing} ->"), Some(new)))?;
+        self.emit(EventKind::Created, new);
+        Ok(())
+    }
+
+    /// `filename_create` without the final permission check (link checks EPERM first).
+    fn prepare_create_lazy_perm(&self, st: &State, path: &str) -> std::result::Result<(Ino, String), Errno> {
+        let mut r = Resolver::new(st, &self.cred);
+        let (parent, last) = r.walk_parent(ROOT, path)?;
+        let Last::Name(name, trailing) = last else {
+            return Err(EEXIST);
+        };
+        if name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        if st.child(parent, &name)?.is_some() {
+            return Err(EEXIST);
+        }
+        if trailing {
+            return Err(ENOENT);
+        }
+        self.rofs()?;
+        Ok((parent, name.into_owned()))
+    }
+
+    /// Creates a symbolic link at `linkpath` pointing to `target` (stored as given).
+    ///
+    /// # Errors
+    /// `ENOENT` (empty target, or a trailing slash on `linkpath`), `EEXIST`,
+    /// `ENAMETOOLONG`, `EACCES`, `EROFS`.
+    ///
+    /// ```
+    /// use memory_fs_posix::MemoryFileSystem;
+    /// let fs = MemoryFileSystem::new();
+    /// fs.mkdir("/real", 0o755)?;
+    /// fs.symlink("real", "/alias")?;
+    /// assert_eq!(fs.readlink("/alias")?, "real");
+    /// assert!(fs.stat("/alias")?.is_dir());
+    /// assert!(fs.lstat("/alias")?.is_symlink());
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn symlink(&self, target: &str, linkpath: &str) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(target)?;
+            check_path(linkpath)?;
+            let mut st = self.lock();
+            let (parent, name) = self.prepare_create(&st, linkpath, false)?;
+            st.create(parent, &name, S_IFLNK | 0o777, &self.cred, Kind::Symlink(target.into()), now)?;
+            Ok(())
+        };
+        inner().map_err(|e| PosixError::new(e, &format!("symlink {target} ->"), Some(linkpath)))?;
+        self.emit(EventKind::Created, linkpath);
+        Ok(())
+    }
+
+    /// The target of a symbolic link.
+    ///
+    /// # Errors
+    /// `EINVAL` if `path` is not a symlink; `ENOENT`, `ENOTDIR`, `EACCES`.
+    pub fn readlink(&self, path: &str) -> Result<String> {
+        let inner = || {
+            let st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, false)?;
+            match &st.get(ino)?.kind {
+                Kind::Symlink(t) => Ok(t.to_string()),
+                _ => Err(EINVAL),
+            }
+        };
+        inner().map_err(fail::<()>("readlink", path))
+    }
+
+    /// The canonical absolute path: every symlink, `.` and `..` resolved.
+    ///
+    /// # Errors
+    /// `ENOENT`, `ENOTDIR`, `EACCES`, `ELOOP`.
+    ///
+    /// ```
+    /// use memory_fs_posix::MemoryFileSystem;
+    /// let fs = MemoryFileSystem::new();
+    /// fs.mkdir("/a", 0o755)?;
+    /// fs.symlink("/a", "/link")?;
+    /// assert_eq!(fs.realpath("/link/../a/./")?, "/a");
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn realpath(&self, path: &str) -> Result<String> {
+        let st = self.lock();
+        Resolver::new(&st, &self.cred).realpath(path).map_err(fail::<()>("realpath", path))
+    }
+
+    // ----- metadata ----------------------------------------------------------------
+
+    /// Status of `path`, following symlinks.
+    ///
+    /// # Errors
+    /// `ENOENT`, `ENOTDIR`, `EACCES`, `ELOOP`, `ENAMETOOLONG`.
+    pub fn stat(&self, path: &str) -> Result<Stat> {
+        self.stat_inner(path, true).map_err(fail::<()>("stat", path))
+    }
+
+    /// Status of `path` itself, not following a final symlink.
+    ///
+    /// # Errors
+    /// As [`stat`](Self::stat).
+    pub fn lstat(&self, path: &str) -> Result<Stat> {
+        self.stat_inner(path, false).map_err(fail::<()>("lstat", path))
+    }
+
+    fn stat_inner(&self, path: &str, follow: bool) -> std::result::Result<Stat, Errno> {
+        let st = self.lock();
+        let ino = Resolver::new(&st, &self.cred).resolve(path, follow)?;
+        Ok(st.get(ino)?.stat(ino))
+    }
+
+    /// Whether the caller may access `path` as `mode` asks ([`AccessMode::F`]: it exists).
+    ///
+    /// # Errors
+    /// `EACCES`, `EROFS` (write on a read-only tree), `ENOENT`, `ENOTDIR`, `ELOOP`.
+    pub fn access(&self, path: &str, mode: AccessMode) -> Result<()> {
+        let inner = || {
+            let st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let inode = st.get(ino)?;
+            if mode.contains(AccessMode::W) {
+                self.rofs()?;
+            }
+            if inode.permits(&self.cred, mode.bits()) { Ok(()) } else { Err(EACCES) }
+        };
+        inner().map_err(fail::<()>("access", path))
+    }
+
+    /// Sets the permission bits (`mode & 0o7777`).
+    ///
+    /// # Errors
+    /// `EPERM` (not the owner), `EROFS`, and the lookup errors.
+    pub fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.with_path_inode("chmod", path, |fs, inode| fs.chmod_inode(inode, mode))
+    }
+
+    /// [`chmod`](Self::chmod) through a descriptor.
+    ///
+    /// # Errors
+    /// `EBADF`, `EPERM`, `EROFS`.
+    pub fn fchmod(&self, fd: Fd, mode: u32) -> Result<()> {
+        self.with_fd_inode("fchmod", fd, |fs, inode| fs.chmod_inode(inode, mode))
+    }
+
+    fn chmod_inode(&self, inode: &mut Inode, mode: u32) -> std::result::Result<(), Errno> {
+        self.rofs()?;
+        if !inode.owned_by(&self.cred) {
+            return Err(EPERM);
+        }
+        let mut bits = mode & 0o7777;
+        if self.cred.uid != 0 && !self.cred.in_group(inode.gid) {
+            bits &= !S_ISGID;
+        }
+        inode.mode = (inode.mode & S_IFMT) | bits;
+        inode.ctime = self.now();
+        Ok(())
+    }
+
+    /// Changes owner and/or group; `None` (or `u32::MAX`, as `-1` in C) keeps one.
+    ///
+    /// Only root may give a file away; the owner may change the group to one of its
+    /// own groups. Set-user-id is cleared on non-directories, as Linux does.
+    ///
+    /// # Errors
+    /// `EPERM`, `EROFS`, and the lookup errors.
+    pub fn chown(&self, path: &str, uid: impl Into<Option<u32>>, gid: impl Into<Option<u32>>) -> Result<()> {
+        let (uid, gid) = (keep(uid.into()), keep(gid.into()));
+        self.with_path_inode("chown", path, |fs, inode| fs.chown_inode(inode, uid, gid))
+    }
+
+    /// [`chown`](Self::chown) through a descriptor.
+    ///
+    /// # Errors
+    /// `EBADF`, `EPERM`, `EROFS`.
+    pub fn fchown(&self, fd: Fd, uid: impl Into<Option<u32>>, gid: impl Into<Option<u32>>) -> Result<()> {
+        let (uid, gid) = (keep(uid.into()), keep(gid.into()));
+        self.with_fd_inode("fchown", fd, |fs, inode| fs.chown_inode(inode, uid, gid))
+    }
+
+    fn chown_inode(&self, inode: &mut Inode, uid: Option<u32>, gid: Option<u32>) -> std::result::Result<(), Errno> {
+        self.rofs()?;
+        let cred = &*self.cred;
+        let root = cred.uid == 0;
+        if let Some(u) = uid {
+            if !(root || (cred.uid == inode.uid && u == inode.uid)) {
+                return Err(EPERM);
+            }
+        }
+        if let Some(g) = gid {
+            if !(root || (cred.uid == inode.uid && (g == inode.gid || cred.in_group(g)))) {
+                return Err(EPERM);
+            }
+        }
+        if !inode.is_dir() {
+            let mut mode = inode.mode & !S_ISUID;
+            if mode & S_ISGID != 0 && (mode & 0o010 != 0 || !(root || cred.in_group(inode.gid))) {
+                mode &= !S_ISGID;
+            }
+            inode.mode = mode;
+        }
+        if let Some(u) = uid {
+            inode.uid = u;
+        }
+        if let Some(g) = gid {
+            inode.gid = g;
+        }
+        inode.ctime = self.now();
+        Ok(())
+    }
+
+    /// Sets the length of the file at `path` (following symlinks).
+    ///
+    /// # Errors
+    /// `EISDIR`, `EINVAL` (not a regular file, or length above `i64::MAX`), `EACCES`,
+    /// `EFBIG`, `EROFS`, and the lookup errors.
+    pub fn truncate(&self, path: &str, len: u64) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            if i64::try_from(len).is_err() {
+                return Err(EINVAL);
+            }
+            let mut st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let inode = st.get(ino)?;
+            if inode.is_dir() {
+                return Err(EISDIR);
+            }
+            if !inode.is_file() {
+                return Err(EINVAL);
+            }
+            self.rofs()?;
+            if !inode.permits(&self.cred, MAY_WRITE) {
+                return Err(EACCES);
+            }
+            self.truncate_ino(&mut st, ino, len, false, now)
+        };
+        inner().map_err(fail::<()>("truncate", path))?;
+        self.emit(EventKind::Modified, path);
+        Ok(())
+    }
+
+    /// Sets access and modification times (following symlinks).
+    ///
+    /// Explicit times need the owner or root; `Now` for both needs write permission
+    /// or ownership; `Omit` for both does nothing.
+    ///
+    /// # Errors
+    /// `EPERM`, `EACCES`, `EROFS`, and the lookup errors.
+    pub fn utimens(&self, path: &str, atime: SetTime, mtime: SetTime) -> Result<()> {
+        self.with_path_inode("utimens", path, |fs, inode| fs.utimens_inode(inode, atime, mtime))
+    }
+
+    /// [`utimens`](Self::utimens) through a descriptor.
+    ///
+    /// # Errors
+    /// `EBADF`, `EPERM`, `EACCES`, `EROFS`.
+    pub fn futimens(&self, fd: Fd, atime: SetTime, mtime: SetTime) -> Result<()> {
+        self.with_fd_inode("futimens", fd, |fs, inode| fs.utimens_inode(inode, atime, mtime))
+    }
+
+    fn utimens_inode(&self, inode: &mut Inode, atime: SetTime, mtime: SetTime) -> std::result::Result<(), Errno> {
+        if atime == SetTime::Omit && mtime == SetTime::Omit {
+            return Ok(());
+        }
+        self.rofs()?;
+        if atime == SetTime::Now && mtime == SetTime::Now {
+            if !inode.owned_by(&self.cred) && !inode.permits(&self.cred, MAY_WRITE) {
+                return Err(EACCES);
+            }
+        } else if !inode.owned_by(&self.cred) {
+            return Err(EPERM);
+        }
+        let now = self.now();
+        let pick = |t: SetTime, old: Timespec| match t {
+            SetTime::Now => now,
+            SetTime::Omit => old,
+            SetTime::At(t) => t,
+        };
+        inode.atime = pick(atime, inode.atime);
+        inode.mtime = pick(mtime, inode.mtime);
+        inode.ctime = now;
+        Ok(())
+    }
+
+    fn with_path_inode(
+        &self,
+        op: &str,
+        path: &str,
+        f: impl FnOnce(&Self, &mut Inode) -> std::result::Result<(), Errno>,
+    ) -> Result<()> {
+        let inner = || {
+            let mut st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            f(self, st.get_mut(ino)?)
+        };
+        inner().map_err(fail::<()>(op, path))?;
+        self.emit(EventKind::MetadataChanged, path);
+        Ok(())
+    }
+
+    fn with_fd_inode(
+        &self,
+        op: &'static str,
+        fd: Fd,
+        f: impl FnOnce(&Self, &mut Inode) -> std::result::Result<(), Errno>,
+    ) -> Result<()> {
+        let ino = {
+            let mut st = self.lock();
+            let of = st.fd(fd.0).map_err(fail_fd(op, fd))?;
+            f(self, st.get_mut(of.ino).map_err(fail_fd(op, fd))?).map_err(fail_fd(op, fd))?;
+            of.ino
+        };
+        self.emit_fd(ino, EventKind::MetadataChanged);
+        Ok(())
+    }
+
+    /// Emits an event for a change made through a descriptor, naming the inode's
+    /// current path if a watcher wants it.
+    fn emit_fd(&self, ino: Ino, kind: EventKind) {
+        if self.shared.watchers.is_empty() {
+            return;
+        }
+        if let Some(path) = self.path_of(ino) {
+            self.emit(kind, &path);
+        }
+    }
+
+    /// One path of a live inode, found by walking the tree (used only for events).
+    fn path_of(&self, target: Ino) -> Option<String> {
+        let st = self.lock();
+        let mut stack = vec![(ROOT, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            let d = st.get(dir).ok()?.dir()?;
+            for (name, &ino) in &d.entries {
+                let path = format!("{prefix}/{name}");
+                if ino == target {
+                    return Some(path);
+                }
+                if st.get(ino).ok()?.is_dir() {
+                    stack.push((ino, path));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `u32::MAX` means "keep", as `(uid_t)-1` does in C.
+fn keep(id: Option<u32>) -> Option<u32> {
+    id.filter(|&v| v != u32::MAX)
+}
+
+// Limits re-exported for documentation and the adapters.
+/// Longest path accepted, in bytes, including the terminating NUL (`PATH_MAX`).
+pub const PATH_MAX_BYTES: usize = PATH_MAX;
+/// Longest entry name, in bytes (`NAME_MAX`).
+pub const NAME_MAX_BYTES: usize = NAME_MAX;
+/// Most symlinks followed while resolving one path.
+pub const SYMLINK_LIMIT: u32 = MAX_SYMLINKS;

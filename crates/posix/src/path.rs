@@ -1,0 +1,224 @@
+//! Path resolution, the one place every operation turns a path into inodes.
+//!
+//! It follows Linux's `link_path_walk`: search permission is checked on each
+//! directory before each component is looked up (the last one included), `.` and `..`
+//! are handled without lookup, symlinks in the middle of a path are always followed,
+//! at most [`MAX_SYMLINKS`] symlinks are followed per call (then `ELOOP`), relative
+//! link targets start from the link's directory, and a trailing slash makes the last
+//! component follow symlinks and be a directory.
+
+use std::borrow::Cow;
+
+use crate::error::Errno::{self, *};
+use crate::state::{Ino, Kind, MAY_EXEC, ROOT, State};
+use crate::Credentials;
+
+/// Most symlinks followed while resolving one path (Linux's `MAXSYMLINKS`).
+pub(crate) const MAX_SYMLINKS: u32 = 40;
+/// Longest path accepted, in bytes, including the terminating NUL (`PATH_MAX`).
+pub(crate) const PATH_MAX: usize = 4096;
+/// Longest name of one entry, in bytes (`NAME_MAX`).
+pub(crate) const NAME_MAX: usize = 255;
+
+/// The last component of a path, after the walk to its directory.
+#[derive(Debug, Clone)]
+pub(crate) enum Last<'p> {
+    /// The path was only slashes.
+    Root,
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// A name, and whether slashes followed it.
+    Name(Cow<'p, str>, bool),
+}
+
+/// Resolves paths in `st` as `cred`.
+pub(crate) struct Resolver<'a> {
+    pub(crate) st: &'a State,
+    pub(crate) cred: &'a Credentials,
+    pub(crate) links: u32,
+}
+
+/// Checks a path argument as `getname` does: empty → `ENOENT`, too long → `ENAMETOOLONG`.
+pub(crate) fn check_path(path: &str) -> Result<(), Errno> {
+    if path.is_empty() {
+        Err(ENOENT)
+    } else if path.len() >= PATH_MAX {
+        Err(ENAMETOOLONG)
+    } else {
+        Ok(())
+    }
+}
+
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(st: &'a State, cred: &'a Credentials) -> Self {
+        Self { st, cred, links: 0 }
+    }
+
+    fn may_exec(&self, dir: Ino) -> Result<(), Errno> {
+        if self.st.get(dir)?.permits(self.cred, MAY_EXEC) { Ok(()) } else { Err(EACCES) }
+    }
+
+    /// Walks every component but the last, starting at `start` (or the root for an
+    /// absolute path), and checks search permission on the directory holding the last.
+    pub(crate) fn walk_parent<'p>(&mut self, start: Ino, path: &'p str) -> Result<(Ino, Last<'p>), Errno> {
+        let mut cur = if path.starts_with('/') { ROOT } else { start };
+        let trimmed = path.trim_end_matches('/');
+        let trailing = trimmed.len() != path.len();
+        let mut comps = trimmed.split('/').filter(|c| !c.is_empty()).peekable();
+        while let Some(comp) = comps.next() {
+            self.may_exec(cur)?;
+            if comps.peek().is_none() {
+                let last = match comp {
+                    "." => Last::Dot,
+                    ".." => Last::DotDot,
+                    name => Last::Name(Cow::Borrowed(name), trailing),
+                };
+                return Ok((cur, last));
+            }
+            let next = self.step(cur, comp)?;
+            let next = self.follow_if_symlink(cur, next)?;
+            if !self.st.get(next)?.is_dir() {
+                return Err(ENOTDIR);
+            }
+            cur = next;
+        }
+        Ok((cur, Last::Root))
+    }
+
+    /// Looks up one component in directory `dir` without following a symlink.
+    fn step(&self, dir: Ino, comp: &str) -> Result<Ino, Errno> {
+        match comp {
+            "." => Ok(dir),
+            ".." => self.st.parent_of(dir),
+            name if name.len() > NAME_MAX => Err(ENAMETOOLONG),
+            name => self.st.child(dir, name)?.ok_or(ENOENT),
+        }
+    }
+
+    /// If `ino` (found in `dir`) is a symlink, follows it completely.
+    fn follow_if_symlink(&mut self, dir: Ino, ino: Ino) -> Result<Ino, Errno> {
+        let st = self.st;
+        let Kind::Symlink(target) = &st.get(ino)?.kind else {
+            return Ok(ino);
+        };
+        self.links += 1;
+        if self.links > MAX_SYMLINKS {
+            return Err(ELOOP);
+        }
+        if target.is_empty() {
+            return Err(ENOENT);
+        }
+        let (parent, last) = self.walk_parent(dir, target)?;
+        self.lookup_last(parent, &last, true)
+    }
+
+    /// Resolves the last component in `parent`, following a final symlink when
+    /// `follow` is set or a slash followed it; a trailing slash demands a directory.
+    pub(crate) fn lookup_last(&mut self, parent: Ino, last: &Last<'_>, follow: bool) -> Result<Ino, Errno> {
+        match last {
+            Last::Root => Ok(ROOT),
+            Last::Dot => Ok(parent),
+            Last::DotDot => self.st.parent_of(parent),
+            Last::Name(name, trailing) => {
+                let ino = self.step(parent, name)?;
+                let ino = if follow || *trailing { self.follow_if_symlink(parent, ino)? } else { ino };
+                if *trailing && !self.st.get(ino)?.is_dir() {
+                    return Err(ENOTDIR);
+                }
+                Ok(ino)
+            }
+        }
+    }
+
+    /// Resolves a whole path.
+    pub(crate) fn resolve(&mut self, path: &str, follow: bool) -> Result<Ino, Errno> {
+        check_path(path)?;
+        let (parent, last) = self.walk_parent(ROOT, path)?;
+        self.lookup_last(parent, &last, follow)
+    }
+
+    /// Follows the symlink `link` found in `dir` one step: its target's directory and
+    /// last component, counting it against the symlink limit.
+    pub(crate) fn follow_once(&mut self, dir: Ino, link: Ino) -> Result<(Ino, Last<'static>), Errno> {
+        let st = self.st;
+        let Kind::Symlink(target) = &st.get(link)?.kind else {
+            return Err(EINVAL);
+        };
+        self.links += 1;
+        if self.links > MAX_SYMLINKS {
+            return Err(ELOOP);
+        }
+        if target.is_empty() {
+            return Err(ENOENT);
+        }
+        let (parent, last) = self.walk_parent(dir, target)?;
+        Ok((
+            parent,
+            match last {
+                Last::Name(n, t) => Last::Name(Cow::Owned(n.into_owned()), t),
+                Last::Root => Last::Root,
+                Last::Dot => Last::Dot,
+                Last::DotDot => Last::DotDot,
+            },
+        ))
+    }
+
+    /// The canonical absolute path of `path`, resolving every symlink (`realpath(3)`).
+    pub(crate) fn realpath(&mut self, path: &str) -> Result<String, Errno> {
+        check_path(path)?;
+        let mut stack: Vec<(Ino, String)> = Vec::new();
+        self.canon(path, &mut stack)?;
+        if stack.is_empty() {
+            return Ok("/".to_owned());
+        }
+        let mut out = String::new();
+        for (_, name) in &stack {
+            out.push('/');
+            out.push_str(name);
+        }
+        Ok(out)
+    }
+
+    /// Applies `path` to the component stack (`(inode, name)` from the root down).
+    fn canon(&mut self, path: &str, stack: &mut Vec<(Ino, String)>) -> Result<(), Errno> {
+        if path.starts_with('/') {
+            stack.clear();
+        }
+        let trailing = path.ends_with('/');
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let n = comps.len();
+        for (i, comp) in comps.into_iter().enumerate() {
+            let dir = stack.last().map_or(ROOT, |(ino, _)| *ino);
+            self.may_exec(dir)?;
+            match comp {
+                "." => {}
+                ".." => {
+                    stack.pop();
+                }
+                name => {
+                    let ino = self.step(dir, name)?;
+                    if let Kind::Symlink(target) = &self.st.get(ino)?.kind {
+                        self.links += 1;
+                        if self.links > MAX_SYMLINKS {
+                            return Err(ELOOP);
+                        }
+                        if target.is_empty() {
+                            return Err(ENOENT);
+                        }
+                        let target = target.to_string();
+                        self.canon(&target, stack)?;
+                    } else {
+                        stack.push((ino, name.to_owned()));
+                    }
+                }
+            }
+            let here = stack.last().map_or(ROOT, |(ino, _)| *ino);
+            if (i + 1 < n || trailing) && !self.st.get(here)?.is_dir() {
+                return Err(ENOTDIR);
+            }
+        }
+        Ok(())
+    }
+}

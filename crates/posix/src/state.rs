@@ -1,0 +1,386 @@
+//! The tree's state: inodes in a slab, the descriptor table, and permission checks.
+//!
+//! Everything here runs under the filesystem's one lock; the public methods in
+//! `fs.rs` take it, resolve paths with `path.rs`, and call into this module.
+
+use std::collections::BTreeMap;
+
+use crate::data::Content;
+use crate::error::Errno::{self, *};
+use crate::flags::OpenFlags;
+use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, Stat, Timespec};
+use crate::Credentials;
+
+/// An inode number (index into the slab plus one; the root is 1).
+pub(crate) type Ino = u64;
+
+/// The root directory's inode number.
+pub(crate) const ROOT: Ino = 1;
+
+/// `MAY_EXEC`, `MAY_WRITE`, `MAY_READ` as the kernel spells them.
+pub(crate) const MAY_EXEC: u32 = 1;
+pub(crate) const MAY_WRITE: u32 = 2;
+pub(crate) const MAY_READ: u32 = 4;
+
+/// Size tmpfs reports per directory entry (`BOGO_DIRENT_SIZE`).
+const DIRENT_SIZE: u64 = 20;
+
+/// Most descriptors open at once.
+const MAX_FDS: usize = 1 << 20;
+
+/// One inode.
+#[derive(Debug)]
+pub(crate) struct Inode {
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) nlink: u32,
+    /// Descriptors referring to this inode; it lives while `nlink + open > 0`.
+    pub(crate) open: u32,
+    pub(crate) atime: Timespec,
+    pub(crate) mtime: Timespec,
+    pub(crate) ctime: Timespec,
+    pub(crate) kind: Kind,
+}
+
+/// What an inode holds.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    File(Content),
+    Dir(Dir),
+    Symlink(Box<str>),
+}
+
+/// A directory: its entries, sorted, and its parent (the root is its own parent).
+#[derive(Debug)]
+pub(crate) struct Dir {
+    pub(crate) entries: BTreeMap<Box<str>, Ino>,
+    pub(crate) parent: Ino,
+}
+
+/// An open file description.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenFile {
+    pub(crate) ino: Ino,
+    pub(crate) flags: OpenFlags,
+    pub(crate) pos: u64,
+}
+
+/// The whole mutable state of one tree.
+#[derive(Debug)]
+pub(crate) struct State {
+    inodes: Vec<Option<Inode>>,
+    free_inos: Vec<Ino>,
+    fds: Vec<Option<OpenFile>>,
+    /// Bytes of file content currently allocated (holes excluded).
+    pub(crate) used: u64,
+    pub(crate) umask: u32,
+}
+
+impl Inode {
+    pub(crate) fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+
+    pub(crate) fn is_file(&self) -> bool {
+        self.mode & S_IFMT == S_IFREG
+    }
+
+    pub(crate) fn is_symlink(&self) -> bool {
+        self.mode & S_IFMT == S_IFLNK
+    }
+
+    pub(crate) fn dir(&self) -> Option<&Dir> {
+        match &self.kind {
+            Kind::Dir(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn dir_mut(&mut self) -> Option<&mut Dir> {
+        match &mut self.kind {
+            Kind::Dir(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn content(&self) -> Option<&Content> {
+        match &self.kind {
+            Kind::File(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn content_mut(&mut self) -> Option<&mut Content> {
+        match &mut self.kind {
+            Kind::File(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        match &self.kind {
+            Kind::File(c) => c.len(),
+            Kind::Dir(d) => (d.entries.len() as u64 + 2) * DIRENT_SIZE,
+            Kind::Symlink(t) => t.len() as u64,
+        }
+    }
+
+    pub(crate) fn stat(&self, ino: Ino) -> Stat {
+        let blocks = match &self.kind {
+            Kind::File(c) => c.allocated().div_ceil(4096) * 8,
+            _ => 0,
+        };
+        Stat {
+            ino,
+            mode: self.mode,
+            nlink: u64::from(self.nlink),
+            uid: self.uid,
+            gid: self.gid,
+            size: self.size(),
+            blocks,
+            blksize: 4096,
+            atime: self.atime,
+            mtime: self.mtime,
+            ctime: self.ctime,
+        }
+    }
+
+    /// `generic_permission`: may `cred` access this inode for `mask` (`MAY_*` bits)?
+    pub(crate) fn permits(&self, cred: &Credentials, mask: u32) -> bool {
+        let mask = mask & 7;
+        if cred.uid == 0 {
+            // CAP_DAC_OVERRIDE: everything but executing a file without any x bit.
+            return mask & MAY_EXEC == 0 || self.is_dir() || self.mode & 0o111 != 0;
+        }
+        let bits = if cred.uid == self.uid {
+            self.mode >> 6
+        } else if cred.in_group(self.gid) {
+            self.mode >> 3
+        } else {
+            self.mode
+        };
+        mask & !bits & 7 == 0
+    }
+
+    /// Owner or root (`inode_owner_or_capable`).
+    pub(crate) fn owned_by(&self, cred: &Credentials) -> bool {
+        cred.uid == 0 || cred.uid == self.uid
+    }
+
+    /// Clears set-user-id (always) and set-group-id (when group-executable), as a
+    /// write or truncate by an unprivileged caller does.
+    pub(crate) fn kill_suid(&mut self, cred: &Credentials) {
+        if cred.uid == 0 || !self.is_file() {
+            return;
+        }
+        let mut mode = self.mode & !S_ISUID;
+        if mode & S_ISGID != 0 && mode & 0o010 != 0 {
+            mode &= !S_ISGID;
+        }
+        self.mode = mode;
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new(0o022, Timespec::default())
+    }
+}
+
+impl State {
+    /// An empty tree: a root directory owned by root, mode 0755.
+    pub(crate) fn new(umask: u32, now: Timespec) -> Self {
+        let root = Inode {
+            mode: S_IFDIR | 0o755,
+            uid: 0,
+            gid: 0,
+            nlink: 2,
+            open: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            kind: Kind::Dir(Dir { entries: BTreeMap::new(), parent: ROOT }),
+        };
+        Self { inodes: vec![Some(root)], free_inos: Vec::new(), fds: Vec::new(), used: 0, umask }
+    }
+
+    pub(crate) fn get(&self, ino: Ino) -> Result<&Inode, Errno> {
+        usize::try_from(ino.wrapping_sub(1))
+            .ok()
+            .and_then(|i| self.inodes.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(EIO)
+    }
+
+    pub(crate) fn get_mut(&mut self, ino: Ino) -> Result<&mut Inode, Errno> {
+        usize::try_from(ino.wrapping_sub(1))
+            .ok()
+            .and_then(|i| self.inodes.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(EIO)
+    }
+
+    /// Looks `name` up in directory `dir`.
+    pub(crate) fn child(&self, dir: Ino, name: &str) -> Result<Option<Ino>, Errno> {
+        Ok(self.get(dir)?.dir().ok_or(ENOTDIR)?.entries.get(name).copied())
+    }
+
+    pub(crate) fn parent_of(&self, dir: Ino) -> Result<Ino, Errno> {
+        Ok(self.get(dir)?.dir().ok_or(ENOTDIR)?.parent)
+    }
+
+    /// Number of live inodes.
+    pub(crate) fn inode_count(&self) -> usize {
+        self.inodes.len() - self.free_inos.len()
+    }
+
+    /// Adds a new inode and links it as `name` in `parent` (which must be a directory
+    /// without that entry). Directories get `..` wiring and bump the parent's nlink.
+    pub(crate) fn create(
+        &mut self,
+        parent: Ino,
+        name: &str,
+        mode: u32,
+        cred: &Credentials,
+        kind: Kind,
+        now: Timespec,
+    ) -> Result<Ino, Errno> {
+        let parent_inode = self.get(parent)?;
+        let is_dir = mode & S_IFMT == S_IFDIR;
+        let mut mode = mode;
+        let gid = if parent_inode.mode & S_ISGID != 0 {
+            if is_dir {
+                mode |= S_ISGID;
+            }
+            parent_inode.gid
+        } else {
+            cred.gid
+        };
+        if !is_dir
+            && mode & (S_ISGID | 0o010) == (S_ISGID | 0o010)
+            && cred.uid != 0
+            && !cred.in_group(gid)
+        {
+            mode &= !S_ISGID;
+        }
+        let inode = Inode {
+            mode,
+            uid: cred.uid,
+            gid,
+            nlink: if is_dir { 2 } else { 1 },
+            open: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            kind,
+        };
+        let ino = match self.free_inos.pop() {
+            Some(ino) => {
+                let slot = usize::try_from(ino - 1).map_err(|_| EIO)?;
+                self.inodes[slot] = Some(inode);
+                ino
+            }
+            None => {
+                self.inodes.push(Some(inode));
+                self.inodes.len() as Ino
+            }
+        };
+        if is_dir {
+            if let Some(d) = self.get_mut(ino)?.dir_mut() {
+                d.parent = parent;
+            }
+        }
+        let p = self.get_mut(parent)?;
+        if is_dir {
+            p.nlink += 1;
+        }
+        p.mtime = now;
+        p.ctime = now;
+        p.dir_mut().ok_or(ENOTDIR)?.entries.insert(name.into(), ino);
+        Ok(ino)
+    }
+
+    /// Removes entry `name` from `parent` and drops one link of its inode (a directory
+    /// loses both of its own links and its parent's `..` link).
+    pub(crate) fn remove_entry(&mut self, parent: Ino, name: &str, now: Timespec) -> Result<(), Errno> {
+        let p = self.get_mut(parent)?;
+        let ino = p.dir_mut().ok_or(ENOTDIR)?.entries.remove(name).ok_or(ENOENT)?;
+        p.mtime = now;
+        p.ctime = now;
+        let child_is_dir = self.get(ino)?.is_dir();
+        if child_is_dir {
+            self.get_mut(parent)?.nlink -= 1;
+            self.get_mut(ino)?.nlink = 0;
+        } else {
+            let child = self.get_mut(ino)?;
+            child.nlink = child.nlink.saturating_sub(1);
+            child.ctime = now;
+        }
+        self.release_if_unused(ino)
+    }
+
+    /// Frees an inode no entry and no descriptor refers to any more.
+    pub(crate) fn release_if_unused(&mut self, ino: Ino) -> Result<(), Errno> {
+        let inode = self.get(ino)?;
+        if inode.nlink == 0 && inode.open == 0 {
+            let freed = inode.content().map_or(0, Content::allocated);
+            self.used = self.used.saturating_sub(freed);
+            let slot = usize::try_from(ino - 1).map_err(|_| EIO)?;
+            self.inodes[slot] = None;
+            self.free_inos.push(ino);
+        }
+        Ok(())
+    }
+
+    /// Whether `ancestor` is `dir` or one of its ancestors.
+    pub(crate) fn is_ancestor(&self, ancestor: Ino, mut dir: Ino) -> Result<bool, Errno> {
+        loop {
+            if dir == ancestor {
+                return Ok(true);
+            }
+            if dir == ROOT {
+                return Ok(false);
+            }
+            dir = self.parent_of(dir)?;
+        }
+    }
+
+    /// Opens a descriptor on `ino` with the lowest free number.
+    pub(crate) fn alloc_fd(&mut self, ino: Ino, flags: OpenFlags) -> Result<u32, Errno> {
+        let slot = match self.fds.iter().position(Option::is_none) {
+            Some(i) => i,
+            None if self.fds.len() < MAX_FDS => {
+                self.fds.push(None);
+                self.fds.len() - 1
+            }
+            None => return Err(EMFILE),
+        };
+        self.fds[slot] = Some(OpenFile { ino, flags, pos: 0 });
+        self.get_mut(ino)?.open += 1;
+        u32::try_from(slot).map_err(|_| EMFILE)
+    }
+
+    pub(crate) fn fd(&self, fd: u32) -> Result<OpenFile, Errno> {
+        self.fds.get(fd as usize).copied().flatten().ok_or(EBADF)
+    }
+
+    pub(crate) fn fd_mut(&mut self, fd: u32) -> Result<&mut OpenFile, Errno> {
+        self.fds.get_mut(fd as usize).and_then(Option::as_mut).ok_or(EBADF)
+    }
+
+    pub(crate) fn close_fd(&mut self, fd: u32) -> Result<(), Errno> {
+        let file = self.fds.get_mut(fd as usize).and_then(Option::take).ok_or(EBADF)?;
+        while self.fds.last().is_some_and(Option::is_none) {
+            self.fds.pop();
+        }
+        let inode = self.get_mut(file.ino)?;
+        inode.open = inode.open.saturating_sub(1);
+        self.release_if_unused(file.ino)
+    }
+
+    /// Whether a sticky directory forbids `cred` removing `victim` from `dir`.
+    pub(crate) fn sticky_denies(&self, dir: &Inode, victim: &Inode, cred: &Credentials) -> bool {
+        dir.mode & S_ISVTX != 0 && cred.uid != 0 && cred.uid != victim.uid && cred.uid != dir.uid
+    }
+}
