@@ -1,1 +1,3 @@
-//! Shared helpers for the cross-crate tests of the Memory-FS workspace.
+//! Shared code for the cross-crate tests of the Memory-FS workspace.
+
+pub mod difftest;

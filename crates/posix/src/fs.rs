@@ -752,9 +752,9 @@ impl MemoryFileSystem {
         let now = self.now();
         let inner = || {
             check_path(from)?;
-            check_path(to)?;
             let mut st = self.lock();
             let (op, olast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, from)?;
+            check_path(to)?;
             let (np, nlast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, to)?;
             let (Last::Name(oname, otrail), Last::Name(nname, ntrail)) = (&olast, &nlast) else {
                 return Err(EBUSY);
