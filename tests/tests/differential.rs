@@ -10,7 +10,10 @@ use memory_fs_tests::difftest::{core, first_difference, generate, kernel::Oracle
 const SEQ_LEN: usize = 50;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -19,7 +22,9 @@ fn core_matches_linux() {
         Ok(o) => o,
         Err(why) => {
             let bar = "!".repeat(78);
-            eprintln!("\n{bar}\n!! SKIPPED: POSIX differential test against Linux\n!! reason: {why}\n{bar}\n");
+            eprintln!(
+                "\n{bar}\n!! SKIPPED: POSIX differential test against Linux\n!! reason: {why}\n{bar}\n"
+            );
             return;
         }
     };
@@ -45,5 +50,8 @@ fn core_matches_linux() {
             );
         }
     }
-    eprintln!("differential test: {ran} operations in {sequences} sequences (seeds {first_seed}..{}), 0 mismatches", first_seed + sequences);
+    eprintln!(
+        "differential test: {ran} operations in {sequences} sequences (seeds {first_seed}..{}), 0 mismatches",
+        first_seed + sequences
+    );
 }

@@ -23,11 +23,26 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
-    Step { name: "fmt", run: fmt },
-    Step { name: "layering", run: layering },
-    Step { name: "clippy", run: clippy },
-    Step { name: "test", run: test },
-    Step { name: "doc", run: doc },
+    Step {
+        name: "fmt",
+        run: fmt,
+    },
+    Step {
+        name: "layering",
+        run: layering,
+    },
+    Step {
+        name: "clippy",
+        run: clippy,
+    },
+    Step {
+        name: "test",
+        run: test,
+    },
+    Step {
+        name: "doc",
+        run: doc,
+    },
 ];
 
 /// Runs every step and prints a summary table.
@@ -53,7 +68,11 @@ pub(crate) fn run(_args: &[String]) -> Result {
         };
         eprintln!("  {word:<8} {name:<14} {took:>8.1?}{detail}");
     }
-    if failed == 0 { Ok(()) } else { Err(format!("{failed} ci step(s) failed")) }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} ci step(s) failed"))
+    }
 }
 
 fn outcome(result: Result) -> Outcome {
@@ -64,7 +83,9 @@ fn outcome(result: Result) -> Outcome {
 }
 
 fn fmt() -> Outcome {
-    outcome(util::run(util::cargo().args(["fmt", "--all", "--", "--check"])))
+    outcome(util::run(
+        util::cargo().args(["fmt", "--all", "--", "--check"]),
+    ))
 }
 
 fn layering() -> Outcome {
@@ -85,13 +106,24 @@ fn clippy() -> Outcome {
 }
 
 fn test() -> Outcome {
-    outcome(util::run(util::cargo().args(["test", "--workspace", "--all-features", "--locked"])))
+    outcome(util::run(util::cargo().args([
+        "test",
+        "--workspace",
+        "--all-features",
+        "--locked",
+    ])))
 }
 
 fn doc() -> Outcome {
     outcome(util::run(
         util::cargo()
-            .args(["doc", "--workspace", "--no-deps", "--all-features", "--locked"])
+            .args([
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--all-features",
+                "--locked",
+            ])
             .env("RUSTDOCFLAGS", "-D warnings"),
     ))
 }

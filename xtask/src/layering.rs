@@ -16,7 +16,10 @@ pub(crate) const ALLOWED: &[(&str, &[&str])] = &[
     ("memory-fs-posix", &[]),
     ("memory-fs-fuse", &["memory-fs-posix"]),
     ("memory-fs-storage", &[]),
-    ("memory-fs-storage-memory", &["memory-fs-storage", "memory-fs-posix"]),
+    (
+        "memory-fs-storage-memory",
+        &["memory-fs-storage", "memory-fs-posix"],
+    ),
     ("memory-fs-storage-disk", &["memory-fs-storage"]),
     ("memory-fs-storage-sqlite", &["memory-fs-storage"]),
     ("memory-fs-storage-s3", &["memory-fs-storage"]),
@@ -48,10 +51,18 @@ pub(crate) struct Edge {
 /// Reads `cargo metadata` and fails on any edge or crate the table does not allow.
 pub(crate) fn run(_args: &[String]) -> Result {
     let mut cmd = util::cargo();
-    cmd.args(["metadata", "--format-version", "1", "--no-deps", "--offline"]);
+    cmd.args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]);
     cmd.current_dir(util::workspace_root());
     eprintln!("$ {}", util::describe(&cmd));
-    let out = cmd.output().map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "cargo metadata failed: {}",
@@ -63,10 +74,17 @@ pub(crate) fn run(_args: &[String]) -> Result {
     let (crates, edges) = internal_edges(&metadata)?;
     let problems = check(&crates, &edges);
     if problems.is_empty() {
-        eprintln!("layering: {} crates, {} internal edges, all allowed", crates.len(), edges.len());
+        eprintln!(
+            "layering: {} crates, {} internal edges, all allowed",
+            crates.len(),
+            edges.len()
+        );
         Ok(())
     } else {
-        Err(format!("layering check failed:\n  {}", problems.join("\n  ")))
+        Err(format!(
+            "layering check failed:\n  {}",
+            problems.join("\n  ")
+        ))
     }
 }
 
@@ -75,8 +93,10 @@ fn internal_edges(metadata: &Value) -> Result<(BTreeSet<String>, Vec<Edge>)> {
     let packages = metadata["packages"]
         .as_array()
         .ok_or("cargo metadata has no `packages` array")?;
-    let crates: BTreeSet<String> =
-        packages.iter().filter_map(|p| p["name"].as_str().map(str::to_owned)).collect();
+    let crates: BTreeSet<String> = packages
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect();
     let mut edges = Vec::new();
     for package in packages {
         let from = package["name"].as_str().unwrap_or_default();
@@ -85,7 +105,10 @@ fn internal_edges(metadata: &Value) -> Result<(BTreeSet<String>, Vec<Edge>)> {
             // `kind` is null for normal dependencies, "build" or "dev" otherwise.
             let is_dev = dep["kind"].as_str() == Some("dev");
             if crates.contains(to) && !is_dev {
-                edges.push(Edge { from: from.to_owned(), to: to.to_owned() });
+                edges.push(Edge {
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                });
             }
         }
     }
@@ -96,7 +119,12 @@ fn internal_edges(metadata: &Value) -> Result<(BTreeSet<String>, Vec<Edge>)> {
 
 /// Every violation of [`ALLOWED`], in words; empty when the graph is clean.
 pub(crate) fn check(crates: &BTreeSet<String>, edges: &[Edge]) -> Vec<String> {
-    let allowed = |name: &str| ALLOWED.iter().find(|(c, _)| *c == name).map(|(_, deps)| *deps);
+    let allowed = |name: &str| {
+        ALLOWED
+            .iter()
+            .find(|(c, _)| *c == name)
+            .map(|(_, deps)| *deps)
+    };
     let mut problems = Vec::new();
     for name in crates {
         if allowed(name).is_none() {
@@ -106,13 +134,17 @@ pub(crate) fn check(crates: &BTreeSet<String>, edges: &[Edge]) -> Vec<String> {
         }
     }
     for Edge { from, to } in edges {
-        if let Some(deps) = allowed(from) {
-            if !deps.iter().any(|d| *d == "*" || d == to) {
-                problems.push(format!(
-                    "`{from}` depends on `{to}`, which the layer table does not allow (allowed: {})",
-                    if deps.is_empty() { "nothing internal".to_owned() } else { deps.join(", ") }
-                ));
-            }
+        if let Some(deps) = allowed(from)
+            && !deps.iter().any(|d| *d == "*" || d == to)
+        {
+            problems.push(format!(
+                "`{from}` depends on `{to}`, which the layer table does not allow (allowed: {})",
+                if deps.is_empty() {
+                    "nothing internal".to_owned()
+                } else {
+                    deps.join(", ")
+                }
+            ));
         }
     }
     problems
@@ -123,7 +155,10 @@ mod tests {
     use super::*;
 
     fn edge(from: &str, to: &str) -> Edge {
-        Edge { from: from.into(), to: to.into() }
+        Edge {
+            from: from.into(),
+            to: to.into(),
+        }
     }
 
     fn names(list: &[&str]) -> BTreeSet<String> {
@@ -132,7 +167,11 @@ mod tests {
 
     #[test]
     fn allowed_edges_pass() {
-        let crates = names(&["memory-fs-posix", "memory-fs-storage", "memory-fs-storage-memory"]);
+        let crates = names(&[
+            "memory-fs-posix",
+            "memory-fs-storage",
+            "memory-fs-storage-memory",
+        ]);
         let edges = [
             edge("memory-fs-storage-memory", "memory-fs-posix"),
             edge("memory-fs-storage-memory", "memory-fs-storage"),
@@ -143,7 +182,10 @@ mod tests {
     #[test]
     fn skipping_a_layer_fails() {
         let crates = names(&["memory-fs-file", "memory-fs-storage-sqlite"]);
-        let problems = check(&crates, &[edge("memory-fs-file", "memory-fs-storage-sqlite")]);
+        let problems = check(
+            &crates,
+            &[edge("memory-fs-file", "memory-fs-storage-sqlite")],
+        );
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("`memory-fs-file` depends on `memory-fs-storage-sqlite`"));
     }
@@ -151,7 +193,10 @@ mod tests {
     #[test]
     fn upward_edge_fails() {
         let crates = names(&["memory-fs-posix", "memory-fs-storage"]);
-        assert_eq!(check(&crates, &[edge("memory-fs-posix", "memory-fs-storage")]).len(), 1);
+        assert_eq!(
+            check(&crates, &[edge("memory-fs-posix", "memory-fs-storage")]).len(),
+            1
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Commands print every process they start, so a log shows exactly what ran.
 
 mod ci;
+mod difftest;
 mod layering;
 mod util;
 
@@ -14,6 +15,7 @@ usage: cargo xtask <command> [args]
 commands:
   ci         every check: fmt, layering, clippy, tests, docs (and the optional suites)
   layering   check internal crate dependencies against the layer table
+  difftest   the POSIX core against Linux: [--ops N] [--seed S] (release mode)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "layering" => layering::run(rest),
+        "difftest" => difftest::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

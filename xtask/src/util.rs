@@ -9,20 +9,28 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
+    manifest
+        .parent()
+        .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
 }
 
 /// The cache directory for tools the tasks install (pjdfstest, Python venvs…):
 /// `$MEMORY_FS_CACHE` if set, else `<workspace>/target/xtask-cache`.
 pub(crate) fn cache_dir() -> PathBuf {
-    std::env::var_os("MEMORY_FS_CACHE")
-        .map_or_else(|| workspace_root().join("target").join("xtask-cache"), PathBuf::from)
+    std::env::var_os("MEMORY_FS_CACHE").map_or_else(
+        || workspace_root().join("target").join("xtask-cache"),
+        PathBuf::from,
+    )
 }
 
 /// Prints `$ program args…` and runs it from the workspace root, failing on a non-zero exit.
 pub(crate) fn run(cmd: &mut Command) -> Result {
     let status = status(cmd)?;
-    if status.success() { Ok(()) } else { Err(format!("`{}` failed with {status}", describe(cmd))) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {status}", describe(cmd)))
+    }
 }
 
 /// Prints `$ program args…` and runs it from the workspace root, returning its exit status.
@@ -31,7 +39,8 @@ pub(crate) fn status(cmd: &mut Command) -> Result<std::process::ExitStatus> {
         cmd.current_dir(workspace_root());
     }
     eprintln!("$ {}", describe(cmd));
-    cmd.status().map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))
+    cmd.status()
+        .map_err(|e| format!("cannot start `{}`: {e}", describe(cmd)))
 }
 
 /// A `cargo` command using the same cargo that runs xtask.

@@ -40,18 +40,27 @@ impl ManualClock {
 
     /// Moves the clock to `t`.
     pub fn set(&self, t: Timespec) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
     }
 
     /// Moves the clock forward by `secs` seconds.
     pub fn advance(&self, secs: i64) {
-        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         t.sec = t.sec.saturating_add(secs);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timespec {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -64,7 +64,10 @@ impl Content {
                 (old * CHUNK).saturating_sub(self.allocated()) + new_chunks * CHUNK
             }
             Repr::Sparse(map) => {
-                chunks_in(offset, end).filter(|c| !map.contains_key(c)).count() as u64 * CHUNK
+                chunks_in(offset, end)
+                    .filter(|c| !map.contains_key(c))
+                    .count() as u64
+                    * CHUNK
             }
         }
     }
@@ -170,10 +173,10 @@ impl Content {
                 let keep = len.div_ceil(CHUNK);
                 map.split_off(&keep);
                 let within = (len % CHUNK) as usize;
-                if within != 0 {
-                    if let Some(last) = map.get_mut(&(len / CHUNK)) {
-                        last[within..].fill(0);
-                    }
+                if within != 0
+                    && let Some(last) = map.get_mut(&(len / CHUNK))
+                {
+                    last[within..].fill(0);
                 }
             }
         }
@@ -256,7 +259,13 @@ mod tests {
     #[test]
     fn growth_matches_allocation() {
         let mut c = Content::default();
-        for (off, len) in [(0u64, 10u64), (5, 10), (100, 1), (3 * DENSE_GAP, 70_000), (0, 200_000)] {
+        for (off, len) in [
+            (0u64, 10u64),
+            (5, 10),
+            (100, 1),
+            (3 * DENSE_GAP, 70_000),
+            (0, 200_000),
+        ] {
             let before = c.allocated();
             let predicted = c.growth_for_write(off, len);
             c.write_at(off, &vec![1u8; usize::try_from(len).expect("small")]);

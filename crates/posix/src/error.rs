@@ -108,7 +108,11 @@ impl PosixError {
             Some(p) => format!("{op} {p}"),
             None => op.to_owned(),
         };
-        Self { errno, path: path.map(str::to_owned), message }
+        Self {
+            errno,
+            path: path.map(str::to_owned),
+            message,
+        }
     }
 
     /// The error number.

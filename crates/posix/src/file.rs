@@ -36,7 +36,10 @@ impl MemoryFileSystem {
     /// As [`open`](Self::open).
     pub fn open_file(&self, path: &str, flags: OpenFlags, mode: u32) -> Result<File> {
         let fd = self.open(path, flags, mode)?;
-        Ok(File { fs: self.clone(), fd })
+        Ok(File {
+            fs: self.clone(),
+            fd,
+        })
     }
 }
 
@@ -91,7 +94,8 @@ impl Seek for File {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         let (offset, whence) = match pos {
             SeekFrom::Start(n) => (
-                i64::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?,
+                i64::try_from(n)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?,
                 Whence::Set,
             ),
             SeekFrom::Current(n) => (n, Whence::Cur),

@@ -8,7 +8,7 @@ use crate::data::Content;
 use crate::error::Errno::{self, *};
 use crate::error::{PosixError, Result};
 use crate::flags::{AccessMode, OpenFlags, Whence};
-use crate::path::{Last, MAX_SYMLINKS, PATH_MAX, NAME_MAX, Resolver, check_path};
+use crate::path::{Last, MAX_SYMLINKS, NAME_MAX, PATH_MAX, Resolver, check_path};
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SetTime, Stat, Timespec};
 use crate::state::{Dir, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
 use crate::watch::{EventKind, Watchers};
@@ -40,7 +40,11 @@ pub struct Credentials {
 impl Credentials {
     /// The superuser (uid 0, gid 0).
     pub fn root() -> Self {
-        Self { uid: 0, gid: 0, groups: Vec::new() }
+        Self {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+        }
     }
 
     /// Whether `gid` is the primary group or one of the supplementary groups.
@@ -174,7 +178,7 @@ impl Default for MemoryFileSystem {
 }
 
 /// Wraps an errno with the operation and path for the public error.
-fn fail<T>(op: &str, path: &str) -> impl FnOnce(Errno) -> PosixError {
+fn fail(op: &str, path: &str) -> impl FnOnce(Errno) -> PosixError {
     let op = op.to_owned();
     let path = path.to_owned();
     move |e| PosixError::new(e, &op, Some(&path))
@@ -213,7 +217,10 @@ impl MemoryFileSystem {
     /// # Ok::<(), memory_fs_posix::PosixError>(())
     /// ```
     pub fn with_credentials(&self, cred: Credentials) -> Self {
-        Self { shared: Arc::clone(&self.shared), cred: Arc::new(cred) }
+        Self {
+            shared: Arc::clone(&self.shared),
+            cred: Arc::new(cred),
+        }
     }
 
     /// The credentials this handle acts with.
@@ -244,11 +251,18 @@ impl MemoryFileSystem {
     /// Bytes and inodes in use.
     pub fn usage(&self) -> Usage {
         let st = self.lock();
-        Usage { bytes: st.used, capacity: self.shared.capacity, inodes: st.inode_count() as u64 }
+        Usage {
+            bytes: st.used,
+            capacity: self.shared.capacity,
+            inodes: st.inode_count() as u64,
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn now(&self) -> Timespec {
@@ -256,7 +270,11 @@ impl MemoryFileSystem {
     }
 
     fn rofs(&self) -> std::result::Result<(), Errno> {
-        if self.is_read_only() { Err(EROFS) } else { Ok(()) }
+        if self.is_read_only() {
+            Err(EROFS)
+        } else {
+            Ok(())
+        }
     }
 
     fn emit(&self, kind: EventKind, path: &str) {
@@ -285,10 +303,17 @@ impl MemoryFileSystem {
     /// # Ok::<(), memory_fs_posix::PosixError>(())
     /// ```
     pub fn open(&self, path: &str, flags: OpenFlags, mode: u32) -> Result<Fd> {
-        self.open_inner(path, flags, mode).map(Fd).map_err(fail::<()>("open", path))
+        self.open_inner(path, flags, mode)
+            .map(Fd)
+            .map_err(fail("open", path))
     }
 
-    fn open_inner(&self, path: &str, flags: OpenFlags, mode: u32) -> std::result::Result<u32, Errno> {
+    fn open_inner(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+        mode: u32,
+    ) -> std::result::Result<u32, Errno> {
         if flags.contains(OpenFlags::CREATE | OpenFlags::DIRECTORY) {
             return Err(EINVAL);
         }
@@ -336,7 +361,14 @@ impl MemoryFileSystem {
         let (ino, created) = match created {
             Some(name) => {
                 let mode = (mode & 0o7777 & !st.umask) | S_IFREG;
-                let ino = st.create(ino, &name, mode, &self.cred, Kind::File(Content::default()), now)?;
+                let ino = st.create(
+                    ino,
+                    &name,
+                    mode,
+                    &self.cred,
+                    Kind::File(Content::default()),
+                    now,
+                )?;
                 (ino, true)
             }
             None => (ino, false),
@@ -404,10 +436,10 @@ impl MemoryFileSystem {
         let mut st = self.lock();
         let of = st.fd(fd.0).map_err(fail_fd("read", fd))?;
         let n = Self::read_at(&st, of, of.pos, buf).map_err(fail_fd("read", fd))?;
-        if n > 0 {
-            if let Ok(f) = st.fd_mut(fd.0) {
-                f.pos += n as u64;
-            }
+        if n > 0
+            && let Ok(f) = st.fd_mut(fd.0)
+        {
+            f.pos += n as u64;
         }
         Ok(n)
     }
@@ -423,7 +455,12 @@ impl MemoryFileSystem {
         Self::read_at(&st, of, offset, buf).map_err(fail_fd("pread", fd))
     }
 
-    fn read_at(st: &State, of: crate::state::OpenFile, pos: u64, buf: &mut [u8]) -> std::result::Result<usize, Errno> {
+    fn read_at(
+        st: &State,
+        of: crate::state::OpenFile,
+        pos: u64,
+        buf: &mut [u8],
+    ) -> std::result::Result<usize, Errno> {
         if !of.flags.readable() {
             return Err(EBADF);
         }
@@ -454,7 +491,9 @@ impl MemoryFileSystem {
         } else {
             of.pos
         };
-        let n = self.write_at(&mut st, of.ino, pos, data, now).map_err(fail_fd("write", fd))?;
+        let n = self
+            .write_at(&mut st, of.ino, pos, data, now)
+            .map_err(fail_fd("write", fd))?;
         if let Ok(f) = st.fd_mut(fd.0) {
             f.pos = pos + n as u64;
         }
@@ -484,26 +523,37 @@ impl MemoryFileSystem {
         } else {
             offset
         };
-        let n = self.write_at(&mut st, of.ino, pos, data, now).map_err(fail_fd("pwrite", fd))?;
+        let n = self
+            .write_at(&mut st, of.ino, pos, data, now)
+            .map_err(fail_fd("pwrite", fd))?;
         drop(st);
         self.emit_fd(of.ino, EventKind::Modified);
         Ok(n)
     }
 
-    fn write_at(&self, st: &mut State, ino: Ino, pos: u64, data: &[u8], now: Timespec) -> std::result::Result<usize, Errno> {
+    fn write_at(
+        &self,
+        st: &mut State,
+        ino: Ino,
+        pos: u64,
+        data: &[u8],
+        now: Timespec,
+    ) -> std::result::Result<usize, Errno> {
         let max = self.shared.max_file_size;
         if pos >= max {
             return Err(EFBIG);
         }
-        let len = data.len().min(usize::try_from(max - pos).unwrap_or(usize::MAX));
+        let len = data
+            .len()
+            .min(usize::try_from(max - pos).unwrap_or(usize::MAX));
         let used = st.used;
         let inode = st.get_mut(ino)?;
         let content = inode.content_mut().ok_or(EISDIR)?;
         let growth = content.growth_for_write(pos, len as u64);
-        if let Some(cap) = self.shared.capacity {
-            if used.saturating_add(growth) > cap {
-                return Err(ENOSPC);
-            }
+        if let Some(cap) = self.shared.capacity
+            && used.saturating_add(growth) > cap
+        {
+            return Err(ENOSPC);
         }
         content.write_at(pos, &data[..len]);
         inode.mtime = now;
@@ -570,7 +620,14 @@ impl MemoryFileSystem {
         Ok(())
     }
 
-    fn truncate_ino(&self, st: &mut State, ino: Ino, len: u64, always_touch: bool, now: Timespec) -> std::result::Result<(), Errno> {
+    fn truncate_ino(
+        &self,
+        st: &mut State,
+        ino: Ino,
+        len: u64,
+        always_touch: bool,
+        now: Timespec,
+    ) -> std::result::Result<(), Errno> {
         if len > self.shared.max_file_size {
             return Err(EFBIG);
         }
@@ -612,17 +669,25 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let (parent, name) = self.prepare_create(&st, path, true)?;
             let mode = (mode & 0o1777 & !st.umask) | S_IFDIR;
-            let dir = Kind::Dir(Dir { entries: Default::default(), parent });
+            let dir = Kind::Dir(Dir {
+                entries: Default::default(),
+                parent,
+            });
             st.create(parent, &name, mode, &self.cred, dir, now)?;
             Ok(())
         };
-        inner().map_err(fail::<()>("mkdir", path))?;
+        inner().map_err(fail("mkdir", path))?;
         self.emit(EventKind::Created, path);
         Ok(())
     }
 
     /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
-    fn prepare_create(&self, st: &State, path: &str, want_dir: bool) -> std::result::Result<(Ino, String), Errno> {
+    fn prepare_create(
+        &self,
+        st: &State,
+        path: &str,
+        want_dir: bool,
+    ) -> std::result::Result<(Ino, String), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
@@ -660,7 +725,7 @@ impl MemoryFileSystem {
             }
             st.remove_entry(parent, &name, now)
         };
-        inner().map_err(fail::<()>("rmdir", path))?;
+        inner().map_err(fail("rmdir", path))?;
         self.emit(EventKind::Removed, path);
         Ok(())
     }
@@ -678,13 +743,18 @@ impl MemoryFileSystem {
             let (parent, name, _) = self.prepare_delete(&st, path, false)?;
             st.remove_entry(parent, &name, now)
         };
-        inner().map_err(fail::<()>("unlink", path))?;
+        inner().map_err(fail("unlink", path))?;
         self.emit(EventKind::Removed, path);
         Ok(())
     }
 
     /// `do_rmdir` / `do_unlinkat` up to `may_delete`.
-    fn prepare_delete(&self, st: &State, path: &str, is_dir: bool) -> std::result::Result<(Ino, String, Ino), Errno> {
+    fn prepare_delete(
+        &self,
+        st: &State,
+        path: &str,
+        is_dir: bool,
+    ) -> std::result::Result<(Ino, String, Ino), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let (name, trailing) = match last {
@@ -707,7 +777,13 @@ impl MemoryFileSystem {
         Ok((parent, name.into_owned(), victim))
     }
 
-    fn may_delete(&self, st: &State, dir: Ino, victim: &Inode, is_dir: bool) -> std::result::Result<(), Errno> {
+    fn may_delete(
+        &self,
+        st: &State,
+        dir: Ino,
+        victim: &Inode,
+        is_dir: bool,
+    ) -> std::result::Result<(), Errno> {
         let d = st.get(dir)?;
         if !d.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
             return Err(EACCES);
@@ -737,7 +813,7 @@ impl MemoryFileSystem {
             }
             Ok(dir.entries.keys().map(|k| k.to_string()).collect())
         };
-        inner().map_err(fail::<()>("readdir", path))
+        inner().map_err(fail("readdir", path))
     }
 
     // ----- links -------------------------------------------------------------------
@@ -777,12 +853,11 @@ impl MemoryFileSystem {
                     if st.is_ancestor(old, np)? {
                         return Err(EINVAL);
                     }
-                } else if st.is_ancestor(np, op)? {
-                    if let Some(n) = new {
-                        if st.is_ancestor(n, op)? {
-                            return Err(ENOTEMPTY);
-                        }
-                    }
+                } else if st.is_ancestor(np, op)?
+                    && let Some(n) = new
+                    && st.is_ancestor(n, op)?
+                {
+                    return Err(ENOTEMPTY);
                 }
             }
             if new == Some(old) {
@@ -815,7 +890,10 @@ impl MemoryFileSystem {
                 opi.nlink -= 1;
             }
             let npi = st.get_mut(np)?;
-            npi.dir_mut().ok_or(ENOTDIR)?.entries.insert(Box::from(&**nname), old);
+            npi.dir_mut()
+                .ok_or(ENOTDIR)?
+                .entries
+                .insert(Box::from(&**nname), old);
             npi.mtime = now;
             npi.ctime = now;
             if old_is_dir && op != np {
@@ -876,7 +954,11 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create` without the final permission check (link checks EPERM first).
-    fn prepare_create_lazy_perm(&self, st: &State, path: &str) -> std::result::Result<(Ino, String), Errno> {
+    fn prepare_create_lazy_perm(
+        &self,
+        st: &State,
+        path: &str,
+    ) -> std::result::Result<(Ino, String), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
@@ -918,7 +1000,14 @@ impl MemoryFileSystem {
             check_path(linkpath)?;
             let mut st = self.lock();
             let (parent, name) = self.prepare_create(&st, linkpath, false)?;
-            st.create(parent, &name, S_IFLNK | 0o777, &self.cred, Kind::Symlink(target.into()), now)?;
+            st.create(
+                parent,
+                &name,
+                S_IFLNK | 0o777,
+                &self.cred,
+                Kind::Symlink(target.into()),
+                now,
+            )?;
             Ok(())
         };
         inner().map_err(|e| PosixError::new(e, &format!("symlink {target} ->"), Some(linkpath)))?;
@@ -939,7 +1028,7 @@ impl MemoryFileSystem {
                 _ => Err(EINVAL),
             }
         };
-        inner().map_err(fail::<()>("readlink", path))
+        inner().map_err(fail("readlink", path))
     }
 
     /// The canonical absolute path: every symlink, `.` and `..` resolved.
@@ -957,7 +1046,9 @@ impl MemoryFileSystem {
     /// ```
     pub fn realpath(&self, path: &str) -> Result<String> {
         let st = self.lock();
-        Resolver::new(&st, &self.cred).realpath(path).map_err(fail::<()>("realpath", path))
+        Resolver::new(&st, &self.cred)
+            .realpath(path)
+            .map_err(fail("realpath", path))
     }
 
     // ----- metadata ----------------------------------------------------------------
@@ -967,7 +1058,7 @@ impl MemoryFileSystem {
     /// # Errors
     /// `ENOENT`, `ENOTDIR`, `EACCES`, `ELOOP`, `ENAMETOOLONG`.
     pub fn stat(&self, path: &str) -> Result<Stat> {
-        self.stat_inner(path, true).map_err(fail::<()>("stat", path))
+        self.stat_inner(path, true).map_err(fail("stat", path))
     }
 
     /// Status of `path` itself, not following a final symlink.
@@ -975,7 +1066,7 @@ impl MemoryFileSystem {
     /// # Errors
     /// As [`stat`](Self::stat).
     pub fn lstat(&self, path: &str) -> Result<Stat> {
-        self.stat_inner(path, false).map_err(fail::<()>("lstat", path))
+        self.stat_inner(path, false).map_err(fail("lstat", path))
     }
 
     fn stat_inner(&self, path: &str, follow: bool) -> std::result::Result<Stat, Errno> {
@@ -996,9 +1087,13 @@ impl MemoryFileSystem {
             if mode.contains(AccessMode::W) {
                 self.rofs()?;
             }
-            if inode.permits(&self.cred, mode.bits()) { Ok(()) } else { Err(EACCES) }
+            if inode.permits(&self.cred, mode.bits()) {
+                Ok(())
+            } else {
+                Err(EACCES)
+            }
         };
-        inner().map_err(fail::<()>("access", path))
+        inner().map_err(fail("access", path))
     }
 
     /// Sets the permission bits (`mode & 0o7777`).
@@ -1038,7 +1133,12 @@ impl MemoryFileSystem {
     ///
     /// # Errors
     /// `EPERM`, `EROFS`, and the lookup errors.
-    pub fn chown(&self, path: &str, uid: impl Into<Option<u32>>, gid: impl Into<Option<u32>>) -> Result<()> {
+    pub fn chown(
+        &self,
+        path: &str,
+        uid: impl Into<Option<u32>>,
+        gid: impl Into<Option<u32>>,
+    ) -> Result<()> {
         let (uid, gid) = (keep(uid.into()), keep(gid.into()));
         self.with_path_inode("chown", path, |fs, inode| fs.chown_inode(inode, uid, gid))
     }
@@ -1047,24 +1147,34 @@ impl MemoryFileSystem {
     ///
     /// # Errors
     /// `EBADF`, `EPERM`, `EROFS`.
-    pub fn fchown(&self, fd: Fd, uid: impl Into<Option<u32>>, gid: impl Into<Option<u32>>) -> Result<()> {
+    pub fn fchown(
+        &self,
+        fd: Fd,
+        uid: impl Into<Option<u32>>,
+        gid: impl Into<Option<u32>>,
+    ) -> Result<()> {
         let (uid, gid) = (keep(uid.into()), keep(gid.into()));
         self.with_fd_inode("fchown", fd, |fs, inode| fs.chown_inode(inode, uid, gid))
     }
 
-    fn chown_inode(&self, inode: &mut Inode, uid: Option<u32>, gid: Option<u32>) -> std::result::Result<(), Errno> {
+    fn chown_inode(
+        &self,
+        inode: &mut Inode,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> std::result::Result<(), Errno> {
         self.rofs()?;
         let cred = &*self.cred;
         let root = cred.uid == 0;
-        if let Some(u) = uid {
-            if !(root || (cred.uid == inode.uid && u == inode.uid)) {
-                return Err(EPERM);
-            }
+        if let Some(u) = uid
+            && !(root || (cred.uid == inode.uid && u == inode.uid))
+        {
+            return Err(EPERM);
         }
-        if let Some(g) = gid {
-            if !(root || (cred.uid == inode.uid && (g == inode.gid || cred.in_group(g)))) {
-                return Err(EPERM);
-            }
+        if let Some(g) = gid
+            && !(root || (cred.uid == inode.uid && (g == inode.gid || cred.in_group(g))))
+        {
+            return Err(EPERM);
         }
         if !inode.is_dir() {
             let mut mode = inode.mode & !S_ISUID;
@@ -1109,7 +1219,7 @@ impl MemoryFileSystem {
             }
             self.truncate_ino(&mut st, ino, len, false, now)
         };
-        inner().map_err(fail::<()>("truncate", path))?;
+        inner().map_err(fail("truncate", path))?;
         self.emit(EventKind::Modified, path);
         Ok(())
     }
@@ -1122,7 +1232,9 @@ impl MemoryFileSystem {
     /// # Errors
     /// `EPERM`, `EACCES`, `EROFS`, and the lookup errors.
     pub fn utimens(&self, path: &str, atime: SetTime, mtime: SetTime) -> Result<()> {
-        self.with_path_inode("utimens", path, |fs, inode| fs.utimens_inode(inode, atime, mtime))
+        self.with_path_inode("utimens", path, |fs, inode| {
+            fs.utimens_inode(inode, atime, mtime)
+        })
     }
 
     /// [`utimens`](Self::utimens) through a descriptor.
@@ -1130,10 +1242,17 @@ impl MemoryFileSystem {
     /// # Errors
     /// `EBADF`, `EPERM`, `EACCES`, `EROFS`.
     pub fn futimens(&self, fd: Fd, atime: SetTime, mtime: SetTime) -> Result<()> {
-        self.with_fd_inode("futimens", fd, |fs, inode| fs.utimens_inode(inode, atime, mtime))
+        self.with_fd_inode("futimens", fd, |fs, inode| {
+            fs.utimens_inode(inode, atime, mtime)
+        })
     }
 
-    fn utimens_inode(&self, inode: &mut Inode, atime: SetTime, mtime: SetTime) -> std::result::Result<(), Errno> {
+    fn utimens_inode(
+        &self,
+        inode: &mut Inode,
+        atime: SetTime,
+        mtime: SetTime,
+    ) -> std::result::Result<(), Errno> {
         if atime == SetTime::Omit && mtime == SetTime::Omit {
             return Ok(());
         }
@@ -1168,7 +1287,7 @@ impl MemoryFileSystem {
             let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
             f(self, st.get_mut(ino)?)
         };
-        inner().map_err(fail::<()>(op, path))?;
+        inner().map_err(fail(op, path))?;
         self.emit(EventKind::MetadataChanged, path);
         Ok(())
     }

@@ -17,8 +17,13 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Errno, PosixError, Result};
 pub use file::File;
 pub use flags::{AccessMode, OpenFlags, Whence};
-pub use fs::{Builder, Credentials, Fd, MemoryFileSystem, NAME_MAX_BYTES, PATH_MAX_BYTES, SYMLINK_LIMIT, Usage};
-pub use stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, SetTime, Stat, Timespec};
+pub use fs::{
+    Builder, Credentials, Fd, MemoryFileSystem, NAME_MAX_BYTES, PATH_MAX_BYTES, SYMLINK_LIMIT,
+    Usage,
+};
+pub use stat::{
+    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, SetTime, Stat, Timespec,
+};
 pub use watch::{EventKind, WatchEvent, Watcher};
 
 #[cfg(test)]

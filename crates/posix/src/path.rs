@@ -9,9 +9,9 @@
 
 use std::borrow::Cow;
 
+use crate::Credentials;
 use crate::error::Errno::{self, *};
 use crate::state::{Ino, Kind, MAY_EXEC, ROOT, State};
-use crate::Credentials;
 
 /// Most symlinks followed while resolving one path (Linux's `MAXSYMLINKS`).
 pub(crate) const MAX_SYMLINKS: u32 = 40;
@@ -57,12 +57,20 @@ impl<'a> Resolver<'a> {
     }
 
     fn may_exec(&self, dir: Ino) -> Result<(), Errno> {
-        if self.st.get(dir)?.permits(self.cred, MAY_EXEC) { Ok(()) } else { Err(EACCES) }
+        if self.st.get(dir)?.permits(self.cred, MAY_EXEC) {
+            Ok(())
+        } else {
+            Err(EACCES)
+        }
     }
 
     /// Walks every component but the last, starting at `start` (or the root for an
     /// absolute path), and checks search permission on the directory holding the last.
-    pub(crate) fn walk_parent<'p>(&mut self, start: Ino, path: &'p str) -> Result<(Ino, Last<'p>), Errno> {
+    pub(crate) fn walk_parent<'p>(
+        &mut self,
+        start: Ino,
+        path: &'p str,
+    ) -> Result<(Ino, Last<'p>), Errno> {
         let mut cur = if path.starts_with('/') { ROOT } else { start };
         let trimmed = path.trim_end_matches('/');
         let trailing = trimmed.len() != path.len();
@@ -116,14 +124,23 @@ impl<'a> Resolver<'a> {
 
     /// Resolves the last component in `parent`, following a final symlink when
     /// `follow` is set or a slash followed it; a trailing slash demands a directory.
-    pub(crate) fn lookup_last(&mut self, parent: Ino, last: &Last<'_>, follow: bool) -> Result<Ino, Errno> {
+    pub(crate) fn lookup_last(
+        &mut self,
+        parent: Ino,
+        last: &Last<'_>,
+        follow: bool,
+    ) -> Result<Ino, Errno> {
         match last {
             Last::Root => Ok(ROOT),
             Last::Dot => Ok(parent),
             Last::DotDot => self.st.parent_of(parent),
             Last::Name(name, trailing) => {
                 let ino = self.step(parent, name)?;
-                let ino = if follow || *trailing { self.follow_if_symlink(parent, ino)? } else { ino };
+                let ino = if follow || *trailing {
+                    self.follow_if_symlink(parent, ino)?
+                } else {
+                    ino
+                };
                 if *trailing && !self.st.get(ino)?.is_dir() {
                     return Err(ENOTDIR);
                 }
@@ -141,7 +158,11 @@ impl<'a> Resolver<'a> {
 
     /// Follows the symlink `link` found in `dir` one step: its target's directory and
     /// last component, counting it against the symlink limit.
-    pub(crate) fn follow_once(&mut self, dir: Ino, link: Ino) -> Result<(Ino, Last<'static>), Errno> {
+    pub(crate) fn follow_once(
+        &mut self,
+        dir: Ino,
+        link: Ino,
+    ) -> Result<(Ino, Last<'static>), Errno> {
         let st = self.st;
         let Kind::Symlink(target) = &st.get(link)?.kind else {
             return Err(EINVAL);

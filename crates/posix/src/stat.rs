@@ -35,7 +35,14 @@ pub struct Timespec {
 impl Timespec {
     /// A time of `sec` seconds and `nsec` nanoseconds (nanoseconds are clamped below 10^9).
     pub const fn new(sec: i64, nsec: u32) -> Self {
-        Self { sec, nsec: if nsec >= 1_000_000_000 { 999_999_999 } else { nsec } }
+        Self {
+            sec,
+            nsec: if nsec >= 1_000_000_000 {
+                999_999_999
+            } else {
+                nsec
+            },
+        }
     }
 
     /// This time as a [`SystemTime`].
@@ -52,7 +59,10 @@ impl Timespec {
 impl From<SystemTime> for Timespec {
     fn from(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Self::new(i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
+            Ok(d) => Self::new(
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
             Err(e) => {
                 let d = e.duration();
                 let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::Credentials;
 use crate::data::Content;
 use crate::error::Errno::{self, *};
 use crate::flags::OpenFlags;
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, Stat, Timespec};
-use crate::Credentials;
 
 /// An inode number (index into the slab plus one; the root is 1).
 pub(crate) type Ino = u64;
@@ -200,9 +200,18 @@ impl State {
             atime: now,
             mtime: now,
             ctime: now,
-            kind: Kind::Dir(Dir { entries: BTreeMap::new(), parent: ROOT }),
+            kind: Kind::Dir(Dir {
+                entries: BTreeMap::new(),
+                parent: ROOT,
+            }),
         };
-        Self { inodes: vec![Some(root)], free_inos: Vec::new(), fds: Vec::new(), used: 0, umask }
+        Self {
+            inodes: vec![Some(root)],
+            free_inos: Vec::new(),
+            fds: Vec::new(),
+            used: 0,
+            umask,
+        }
     }
 
     pub(crate) fn get(&self, ino: Ino) -> Result<&Inode, Errno> {
@@ -223,7 +232,13 @@ impl State {
 
     /// Looks `name` up in directory `dir`.
     pub(crate) fn child(&self, dir: Ino, name: &str) -> Result<Option<Ino>, Errno> {
-        Ok(self.get(dir)?.dir().ok_or(ENOTDIR)?.entries.get(name).copied())
+        Ok(self
+            .get(dir)?
+            .dir()
+            .ok_or(ENOTDIR)?
+            .entries
+            .get(name)
+            .copied())
     }
 
     pub(crate) fn parent_of(&self, dir: Ino) -> Result<Ino, Errno> {
@@ -286,10 +301,8 @@ impl State {
                 self.inodes.len() as Ino
             }
         };
-        if is_dir {
-            if let Some(d) = self.get_mut(ino)?.dir_mut() {
-                d.parent = parent;
-            }
+        if is_dir && let Some(d) = self.get_mut(ino)?.dir_mut() {
+            d.parent = parent;
         }
         let p = self.get_mut(parent)?;
         if is_dir {
@@ -303,9 +316,19 @@ impl State {
 
     /// Removes entry `name` from `parent` and drops one link of its inode (a directory
     /// loses both of its own links and its parent's `..` link).
-    pub(crate) fn remove_entry(&mut self, parent: Ino, name: &str, now: Timespec) -> Result<(), Errno> {
+    pub(crate) fn remove_entry(
+        &mut self,
+        parent: Ino,
+        name: &str,
+        now: Timespec,
+    ) -> Result<(), Errno> {
         let p = self.get_mut(parent)?;
-        let ino = p.dir_mut().ok_or(ENOTDIR)?.entries.remove(name).ok_or(ENOENT)?;
+        let ino = p
+            .dir_mut()
+            .ok_or(ENOTDIR)?
+            .entries
+            .remove(name)
+            .ok_or(ENOENT)?;
         p.mtime = now;
         p.ctime = now;
         let child_is_dir = self.get(ino)?.is_dir();
@@ -366,11 +389,18 @@ impl State {
     }
 
     pub(crate) fn fd_mut(&mut self, fd: u32) -> Result<&mut OpenFile, Errno> {
-        self.fds.get_mut(fd as usize).and_then(Option::as_mut).ok_or(EBADF)
+        self.fds
+            .get_mut(fd as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EBADF)
     }
 
     pub(crate) fn close_fd(&mut self, fd: u32) -> Result<(), Errno> {
-        let file = self.fds.get_mut(fd as usize).and_then(Option::take).ok_or(EBADF)?;
+        let file = self
+            .fds
+            .get_mut(fd as usize)
+            .and_then(Option::take)
+            .ok_or(EBADF)?;
         while self.fds.last().is_some_and(Option::is_none) {
             self.fds.pop();
         }

@@ -13,7 +13,9 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Six random characters from `[A-Za-z0-9]` (not for cryptography: names only need
 /// to differ, and creation is exclusive anyway).
 fn suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let mut x = nanos ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
     (0..6)
         .map(|_| {

@@ -1,1 +1,554 @@
-//! Unit tests of the public operations.
+//! Unit tests of the public operations: one checker per kind, many one-line cases.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::*;
+
+const RW: OpenFlags = OpenFlags::READ.union(OpenFlags::WRITE);
+const RWC: OpenFlags = RW.union(OpenFlags::CREATE);
+
+fn alice() -> Credentials {
+    Credentials { uid: 1000, gid: 1000, groups: vec![] }
+}
+
+fn bob() -> Credentials {
+    Credentials { uid: 2000, gid: 2000, groups: vec![] }
+}
+
+/// A tree with `/d` (dir), `/d/f` ("hello"), `/l` → `d/f`, `/loop` → `loop`.
+fn fixture() -> MemoryFileSystem {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/d", 0o755).unwrap();
+    let fd = fs.open("/d/f", RWC, 0o644).unwrap();
+    fs.write(fd, b"hello").unwrap();
+    fs.close(fd).unwrap();
+    fs.symlink("d/f", "/l").unwrap();
+    fs.symlink("loop", "/loop").unwrap();
+    fs
+}
+
+#[track_caller]
+fn errno<T: std::fmt::Debug>(r: Result<T>, want: Errno) {
+    match r {
+        Ok(v) => panic!("expected {want}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e.errno(), want, "{e}"),
+    }
+}
+
+fn read_all(fs: &MemoryFileSystem, path: &str) -> Vec<u8> {
+    let mut f = fs.open_file(path, OpenFlags::READ, 0).unwrap();
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<MemoryFileSystem>();
+    assert_send_sync::<File>();
+    assert_send_sync::<PosixError>();
+    assert_send_sync::<Stat>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Watcher>();
+}
+
+#[test]
+fn errno_numbers_are_linux() {
+    for (e, n) in [(Errno::EPERM, 1), (Errno::ENOENT, 2), (Errno::EBADF, 9), (Errno::EACCES, 13), (Errno::EEXIST, 17), (Errno::ENOTDIR, 20), (Errno::EISDIR, 21), (Errno::EINVAL, 22), (Errno::EFBIG, 27), (Errno::ENOSPC, 28), (Errno::EROFS, 30), (Errno::ENAMETOOLONG, 36), (Errno::ENOTEMPTY, 39), (Errno::ELOOP, 40)] {
+        assert_eq!(e.raw(), n);
+        assert_eq!(Errno::from_raw(n), Some(e));
+    }
+    let io: std::io::Error = PosixError::new(Errno::ENOENT, "stat", Some("/x")).into();
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+}
+
+#[test]
+fn error_messages() {
+    let fs = fixture();
+    let messages: Vec<String> = [
+        fs.stat("/missing").map(|_| ()),
+        fs.mkdir("/d", 0o755),
+        fs.rmdir("/d"),
+        fs.unlink("/d"),
+        fs.open("/loop", OpenFlags::READ, 0).map(|_| ()),
+        fs.close(Fd(42)),
+        fs.rename("/d", "/d/x"),
+    ]
+    .into_iter()
+    .map(|r| r.unwrap_err().to_string())
+    .collect();
+    insta::assert_snapshot!(messages.join("\n"), @r"
+    ENOENT: No such file or directory: stat /missing
+    EEXIST: File exists: mkdir /d
+    ENOTEMPTY: Directory not empty: rmdir /d
+    EISDIR: Is a directory: unlink /d
+    ELOOP: Too many levels of symbolic links: open /loop
+    EBADF: Bad file descriptor: close fd 42
+    EINVAL: Invalid argument: rename /d -> /d/x
+    ");
+}
+
+#[test]
+fn open_cases() {
+    let fs = fixture();
+    errno(fs.open("", OpenFlags::READ, 0), Errno::ENOENT);
+    errno(fs.open("/nope", OpenFlags::READ, 0), Errno::ENOENT);
+    errno(fs.open("/d/f", RWC | OpenFlags::EXCL, 0o644), Errno::EEXIST);
+    errno(fs.open("/d", OpenFlags::WRITE, 0), Errno::EISDIR);
+    errno(fs.open("/d", OpenFlags::READ | OpenFlags::CREATE, 0o644), Errno::EISDIR);
+    errno(fs.open("/new/", RWC, 0o644), Errno::EISDIR);
+    errno(fs.open("/d/f", OpenFlags::READ | OpenFlags::DIRECTORY, 0), Errno::ENOTDIR);
+    errno(fs.open("/d/f/x", OpenFlags::READ, 0), Errno::ENOTDIR);
+    errno(fs.open("/l", OpenFlags::READ | OpenFlags::NOFOLLOW, 0), Errno::ELOOP);
+    errno(fs.open("/x", OpenFlags::CREATE | OpenFlags::DIRECTORY, 0), Errno::EINVAL);
+    errno(fs.open("/loop", OpenFlags::READ, 0), Errno::ELOOP);
+    errno(fs.open("/..", RWC | OpenFlags::EXCL, 0o644), Errno::EEXIST);
+    errno(fs.open(&format!("/{}", "n".repeat(256)), RWC, 0o644), Errno::ENAMETOOLONG);
+    errno(fs.open(&"/a".repeat(2048), OpenFlags::READ, 0), Errno::ENAMETOOLONG);
+    // Following a symlink and creating through a dangling one.
+    let fd = fs.open("/l", OpenFlags::READ, 0).unwrap();
+    fs.close(fd).unwrap();
+    fs.symlink("d/created", "/dangling").unwrap();
+    let fd = fs.open("/dangling", RWC, 0o600).unwrap();
+    fs.close(fd).unwrap();
+    assert!(fs.stat("/d/created").unwrap().is_file());
+    // RDONLY|TRUNC truncates.
+    let fd = fs.open("/d/f", OpenFlags::TRUNC, 0).unwrap();
+    fs.close(fd).unwrap();
+    assert_eq!(fs.stat("/d/f").unwrap().size, 0);
+}
+
+#[test]
+fn read_write_seek_cases() {
+    let fs = fixture();
+    let fd = fs.open("/d/f", RW, 0).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(fs.read(fd, &mut buf).unwrap(), 5);
+    assert_eq!(fs.read(fd, &mut buf).unwrap(), 0, "at end of file");
+    assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 5);
+    assert_eq!(fs.lseek(fd, 10, Whence::Set).unwrap(), 10);
+    assert_eq!(fs.read(fd, &mut buf).unwrap(), 0);
+    assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 10, "a read past EOF leaves the offset");
+    assert_eq!(fs.write(fd, b"!").unwrap(), 1);
+    assert_eq!(read_all(&fs, "/d/f"), b"hello\0\0\0\0\0!");
+    errno(fs.lseek(fd, -1, Whence::Set), Errno::EINVAL);
+    assert_eq!(fs.lseek(fd, -1, Whence::End).unwrap(), 10);
+    assert_eq!(fs.pwrite(fd, b"J", 0).unwrap(), 1);
+    assert_eq!(fs.pread(fd, &mut buf[..5], 0).unwrap(), 5);
+    assert_eq!(&buf[..5], b"Jello");
+    errno(fs.pread(fd, &mut buf, -1), Errno::EINVAL);
+    errno(fs.pread(Fd(77), &mut buf, -1), Errno::EINVAL);
+    errno(fs.pread(Fd(77), &mut buf, 0), Errno::EBADF);
+    fs.ftruncate(fd, 2).unwrap();
+    assert_eq!(fs.fstat(fd).unwrap().size, 2);
+    fs.close(fd).unwrap();
+    errno(fs.close(fd), Errno::EBADF);
+    errno(fs.read(fd, &mut buf), Errno::EBADF);
+
+    let ro = fs.open("/d/f", OpenFlags::READ, 0).unwrap();
+    errno(fs.write(ro, b"x"), Errno::EBADF);
+    errno(fs.ftruncate(ro, 0), Errno::EINVAL);
+    let wo = fs.open("/d/f", OpenFlags::WRITE, 0).unwrap();
+    errno(fs.read(wo, &mut buf), Errno::EBADF);
+    let dir = fs.open("/d", OpenFlags::READ, 0).unwrap();
+    errno(fs.read(dir, &mut buf), Errno::EISDIR);
+    errno(fs.lseek(dir, 0, Whence::End), Errno::EINVAL);
+}
+
+#[test]
+fn append_ignores_offsets() {
+    let fs = fixture();
+    let fd = fs.open("/d/f", OpenFlags::WRITE | OpenFlags::APPEND, 0).unwrap();
+    fs.lseek(fd, 0, Whence::Set).unwrap();
+    fs.write(fd, b"1").unwrap();
+    fs.pwrite(fd, b"2", 0).unwrap();
+    assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 6, "pwrite does not move the offset");
+    assert_eq!(read_all(&fs, "/d/f"), b"hello12");
+}
+
+#[test]
+fn directories_and_nlink() {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/a", 0o755).unwrap();
+    fs.mkdir("/a/b/", 0o755).unwrap();
+    fs.mkdir("/a/c", 0o755).unwrap();
+    assert_eq!(fs.stat("/a").unwrap().nlink, 4);
+    assert_eq!(fs.stat("/").unwrap().nlink, 3);
+    assert_eq!(fs.readdir("/a").unwrap(), ["b", "c"]);
+    errno(fs.mkdir("/a", 0o755), Errno::EEXIST);
+    errno(fs.mkdir("/a/.", 0o755), Errno::EEXIST);
+    errno(fs.mkdir("/", 0o755), Errno::EEXIST);
+    errno(fs.mkdir("/x/y", 0o755), Errno::ENOENT);
+    errno(fs.rmdir("/a"), Errno::ENOTEMPTY);
+    errno(fs.rmdir("/a/.."), Errno::ENOTEMPTY);
+    errno(fs.rmdir("/a/."), Errno::EINVAL);
+    errno(fs.rmdir("/"), Errno::EBUSY);
+    errno(fs.readdir("/nope"), Errno::ENOENT);
+    fs.rmdir("/a/b").unwrap();
+    assert_eq!(fs.stat("/a").unwrap().nlink, 3);
+    let fd = fs.open("/a/f", RWC, 0o644).unwrap();
+    fs.close(fd).unwrap();
+    errno(fs.rmdir("/a/f"), Errno::ENOTDIR);
+    errno(fs.readdir("/a/f"), Errno::ENOTDIR);
+    assert_eq!(fs.stat("/a").unwrap().mode & 0o777, 0o755);
+    assert_eq!(fs.stat("/a").unwrap().size, 80, "tmpfs counts 20 bytes per entry plus two");
+}
+
+#[test]
+fn unlink_cases() {
+    let fs = fixture();
+    errno(fs.unlink("/d"), Errno::EISDIR);
+    errno(fs.unlink("/d/f/"), Errno::ENOTDIR);
+    errno(fs.unlink("/d/missing"), Errno::ENOENT);
+    errno(fs.unlink("/d/."), Errno::EISDIR);
+    fs.unlink("/l").unwrap();
+    assert!(fs.stat("/d/f").is_ok(), "unlinking a symlink keeps its target");
+}
+
+#[test]
+fn unlinked_file_lives_while_open() {
+    let fs = fixture();
+    let before = fs.usage();
+    let fd = fs.open("/d/f", RW, 0).unwrap();
+    fs.unlink("/d/f").unwrap();
+    errno(fs.stat("/d/f"), Errno::ENOENT);
+    assert_eq!(fs.fstat(fd).unwrap().nlink, 0);
+    fs.lseek(fd, 0, Whence::End).unwrap();
+    fs.write(fd, b" world").unwrap();
+    let mut buf = [0u8; 11];
+    assert_eq!(fs.pread(fd, &mut buf, 0).unwrap(), 11);
+    assert_eq!(&buf, b"hello world");
+    fs.close(fd).unwrap();
+    assert_eq!(fs.usage().inodes, before.inodes - 1);
+    assert_eq!(fs.usage().bytes, 0, "the bytes go at the last close");
+}
+
+#[test]
+fn hard_links() {
+    let fs = fixture();
+    fs.link("/d/f", "/g").unwrap();
+    assert_eq!(fs.stat("/g").unwrap().nlink, 2);
+    assert_eq!(fs.stat("/g").unwrap().ino, fs.stat("/d/f").unwrap().ino);
+    errno(fs.link("/d", "/d2"), Errno::EPERM);
+    errno(fs.link("/d/f", "/g"), Errno::EEXIST);
+    errno(fs.link("/nope", "/h"), Errno::ENOENT);
+    errno(fs.link("/d/f", "/h/"), Errno::ENOENT);
+    fs.link("/l", "/l2").unwrap();
+    assert!(fs.lstat("/l2").unwrap().is_symlink(), "link does not follow a symlink");
+    fs.unlink("/d/f").unwrap();
+    assert_eq!(fs.stat("/g").unwrap().nlink, 1);
+    assert_eq!(read_all(&fs, "/g"), b"hello");
+    // Protected hardlinks: bob may not link alice's private file.
+    let fs = MemoryFileSystem::new();
+    fs.chmod("/", 0o777).unwrap();
+    let a = fs.with_credentials(alice());
+    let fd = a.open("/secret", RWC, 0o600).unwrap();
+    a.close(fd).unwrap();
+    errno(fs.with_credentials(bob()).link("/secret", "/mine"), Errno::EPERM);
+}
+
+#[test]
+fn symlink_cases() {
+    let fs = fixture();
+    errno(fs.symlink("", "/e"), Errno::ENOENT);
+    errno(fs.symlink("t", "/x/"), Errno::ENOENT);
+    errno(fs.symlink("t", "/d"), Errno::EEXIST);
+    errno(fs.symlink(&"t".repeat(4096), "/long"), Errno::ENAMETOOLONG);
+    assert_eq!(fs.readlink("/l").unwrap(), "d/f");
+    errno(fs.readlink("/d"), Errno::EINVAL);
+    assert_eq!(fs.lstat("/l").unwrap().size, 3);
+    errno(fs.stat("/loop"), Errno::ELOOP);
+    // A chain of 40 links resolves; 41 do not.
+    fs.symlink("d/f", "/s0").unwrap();
+    for i in 1..=40 {
+        fs.symlink(&format!("s{}", i - 1), &format!("/s{i}")).unwrap();
+    }
+    assert!(fs.stat("/s39").is_ok());
+    errno(fs.stat("/s40"), Errno::ELOOP);
+    // Relative targets start from the link's directory; absolute from the root.
+    fs.symlink("../d", "/d/up").unwrap();
+    assert!(fs.stat("/d/up/f").unwrap().is_file());
+    fs.symlink("/d/f", "/d/abs").unwrap();
+    assert!(fs.stat("/d/abs").unwrap().is_file());
+    errno(fs.stat("/l/"), Errno::ENOTDIR);
+    assert_eq!(fs.realpath("/d/up/./f").unwrap(), "/d/f");
+    assert_eq!(fs.realpath("/").unwrap(), "/");
+    errno(fs.realpath("/d/missing"), Errno::ENOENT);
+}
+
+#[test]
+fn rename_cases() {
+    let fs = fixture();
+    fs.mkdir("/e", 0o755).unwrap();
+    fs.mkdir("/e/sub", 0o755).unwrap();
+    errno(fs.rename("/d", "/d/x"), Errno::EINVAL);
+    errno(fs.rename("/e/sub", "/e"), Errno::ENOTEMPTY);
+    errno(fs.rename("/d/.", "/z"), Errno::EBUSY);
+    errno(fs.rename("/d/f", "/z/"), Errno::ENOTDIR);
+    errno(fs.rename("/d/f", "/e"), Errno::EISDIR);
+    errno(fs.rename("/e", "/d/f"), Errno::ENOTDIR);
+    errno(fs.rename("/missing", "/z"), Errno::ENOENT);
+    fs.mkdir("/empty", 0o755).unwrap();
+    fs.rename("/e", "/empty").unwrap();
+    assert!(fs.stat("/empty/sub").unwrap().is_dir());
+    errno(fs.rename("/d", "/empty"), Errno::ENOTEMPTY);
+    fs.rename("/d/f", "/d/f").unwrap();
+    fs.link("/d/f", "/same").unwrap();
+    fs.rename("/d/f", "/same").unwrap();
+    assert!(fs.stat("/d/f").is_ok(), "renaming onto another link of the same file does nothing");
+    fs.rename("/empty/sub", "/d/sub").unwrap();
+    assert_eq!(fs.stat("/d").unwrap().nlink, 3);
+    assert_eq!(fs.stat("/empty").unwrap().nlink, 2);
+    assert_eq!(fs.realpath("/d/sub/..").unwrap(), "/d");
+}
+
+#[test]
+fn permissions() {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/home", 0o755).unwrap();
+    fs.mkdir("/home/alice", 0o700).unwrap();
+    fs.chown("/home/alice", 1000, 1000).unwrap();
+    let a = fs.with_credentials(alice());
+    let b = fs.with_credentials(bob());
+    let fd = a.open("/home/alice/notes", RWC, 0o644).unwrap();
+    a.close(fd).unwrap();
+    errno(b.stat("/home/alice/notes"), Errno::EACCES);
+    errno(b.readdir("/home/alice"), Errno::EACCES);
+    errno(b.mkdir("/home/bob", 0o755), Errno::EACCES);
+    errno(b.chmod("/home/alice", 0o777), Errno::EPERM);
+    errno(a.chown("/home/alice/notes", 2000, None), Errno::EPERM);
+    errno(a.chown("/home/alice/notes", None, 2000), Errno::EPERM);
+    a.chown("/home/alice/notes", None, 1000).unwrap();
+    a.chmod("/home/alice", 0o711).unwrap();
+    errno(b.readdir("/home/alice"), Errno::EACCES);
+    errno(b.open("/home/alice/notes", OpenFlags::WRITE, 0), Errno::EACCES);
+    assert!(b.open("/home/alice/notes", OpenFlags::READ, 0).is_ok());
+    errno(b.access("/home/alice/notes", AccessMode::W), Errno::EACCES);
+    a.access("/home/alice/notes", AccessMode::R | AccessMode::W).unwrap();
+    errno(a.access("/home/alice/notes", AccessMode::X), Errno::EACCES);
+    errno(fs.access("/home/alice/notes", AccessMode::X), Errno::EACCES);
+    fs.access("/home/alice/notes", AccessMode::R | AccessMode::W).unwrap();
+    // umask applies on create.
+    let fd = a.open("/home/alice/open", RWC, 0o777).unwrap();
+    a.close(fd).unwrap();
+    assert_eq!(a.stat("/home/alice/open").unwrap().permissions(), 0o755);
+}
+
+#[test]
+fn sticky_and_setgid_directories() {
+    let fs = MemoryFileSystem::new();
+    fs.set_umask(0);
+    fs.mkdir("/tmp", 0o1777).unwrap();
+    let a = fs.with_credentials(alice());
+    let b = fs.with_credentials(bob());
+    let fd = a.open("/tmp/a", RWC, 0o666).unwrap();
+    a.close(fd).unwrap();
+    errno(b.unlink("/tmp/a"), Errno::EPERM);
+    errno(b.rename("/tmp/a", "/tmp/b"), Errno::EPERM);
+    fs.unlink("/tmp/a").unwrap();
+
+    fs.mkdir("/shared", 0o2777).unwrap();
+    assert_eq!(fs.stat("/shared").unwrap().mode & S_ISGID, 0, "mkdir drops setgid from the mode, as Linux does");
+    fs.chmod("/shared", 0o2777).unwrap();
+    fs.chown("/shared", None, 500).unwrap();
+    a.mkdir("/shared/sub", 0o755).unwrap();
+    let sub = fs.stat("/shared/sub").unwrap();
+    assert_eq!(sub.gid, 500, "entries inherit the setgid directory's group");
+    assert_ne!(sub.mode & S_ISGID, 0, "subdirectories inherit setgid");
+}
+
+#[test]
+fn setuid_cleared_on_write_and_chown() {
+    let fs = MemoryFileSystem::new();
+    fs.chmod("/", 0o777).unwrap();
+    let a = fs.with_credentials(alice());
+    let fd = a.open("/prog", RWC, 0o755).unwrap();
+    a.fchmod(fd, 0o6755).unwrap();
+    assert_eq!(a.fstat(fd).unwrap().permissions(), 0o6755);
+    a.write(fd, b"x").unwrap();
+    assert_eq!(a.fstat(fd).unwrap().permissions(), 0o755);
+    a.close(fd).unwrap();
+    fs.chmod("/prog", 0o4755).unwrap();
+    fs.chown("/prog", 1000, None).unwrap();
+    assert_eq!(fs.stat("/prog").unwrap().permissions(), 0o755);
+}
+
+#[test]
+fn truncate_and_sparse_files() {
+    let fs = fixture();
+    errno(fs.truncate("/d", 0), Errno::EISDIR);
+    errno(fs.truncate("/d/f", u64::MAX), Errno::EINVAL);
+    fs.truncate("/l", 2).unwrap();
+    assert_eq!(read_all(&fs, "/d/f"), b"he");
+    fs.truncate("/d/f", 1_000_000_000_000_000).unwrap();
+    assert_eq!(fs.stat("/d/f").unwrap().size, 1_000_000_000_000_000);
+    assert!(fs.usage().bytes < 1 << 20, "a hole allocates nothing");
+    let fd = fs.open("/d/f", RW, 0).unwrap();
+    let mut tail = [9u8; 4];
+    assert_eq!(fs.pread(fd, &mut tail, 999_999_999_999_998).unwrap(), 2);
+    assert_eq!(&tail[..2], &[0, 0]);
+    fs.pwrite(fd, b"end", 999_999_999_999_997).unwrap();
+    assert!(fs.usage().bytes <= 256 * 1024);
+    fs.close(fd).unwrap();
+    let limited = MemoryFileSystem::builder().max_file_size(10).build();
+    let fd = limited.open("/f", RWC, 0o644).unwrap();
+    assert_eq!(limited.write(fd, &[1; 12]).unwrap(), 10, "a write stops at the size limit");
+    errno(limited.write(fd, b"x"), Errno::EFBIG);
+    errno(limited.ftruncate(fd, 11), Errno::EFBIG);
+}
+
+#[test]
+fn read_only_tree() {
+    let fs = fixture();
+    fs.set_read_only(true);
+    errno(fs.mkdir("/x", 0o755), Errno::EROFS);
+    errno(fs.mkdir("/d", 0o755), Errno::EEXIST);
+    errno(fs.open("/d/f", OpenFlags::WRITE, 0), Errno::EROFS);
+    errno(fs.open("/new", RWC, 0o644), Errno::EROFS);
+    errno(fs.unlink("/d/f"), Errno::EROFS);
+    errno(fs.chmod("/d/f", 0o600), Errno::EROFS);
+    errno(fs.access("/d/f", AccessMode::W), Errno::EROFS);
+    assert_eq!(read_all(&fs, "/d/f"), b"hello");
+    let ro = MemoryFileSystem::builder().read_only(true).build();
+    errno(ro.mkdir("/x", 0o755), Errno::EROFS);
+}
+
+#[test]
+fn times_follow_the_injected_clock() {
+    let clock = Arc::new(ManualClock::new(Timespec::new(1000, 0)));
+    let fs = MemoryFileSystem::builder().clock(clock.clone()).build();
+    let fd = fs.open("/f", RWC, 0o644).unwrap();
+    assert_eq!(fs.stat("/f").unwrap().mtime, Timespec::new(1000, 0));
+    clock.set(Timespec::new(2000, 5));
+    fs.write(fd, b"x").unwrap();
+    let st = fs.fstat(fd).unwrap();
+    assert_eq!((st.mtime, st.ctime), (Timespec::new(2000, 5), Timespec::new(2000, 5)));
+    assert_eq!(fs.stat("/").unwrap().mtime, Timespec::new(1000, 0));
+    clock.set(Timespec::new(3000, 0));
+    fs.utimens("/f", SetTime::At(Timespec::new(10, 1)), SetTime::Omit).unwrap();
+    let st = fs.stat("/f").unwrap();
+    assert_eq!((st.atime, st.mtime, st.ctime), (Timespec::new(10, 1), Timespec::new(2000, 5), Timespec::new(3000, 0)));
+    let a = fs.with_credentials(alice());
+    errno(a.utimens("/f", SetTime::At(Timespec::new(1, 0)), SetTime::Now), Errno::EPERM);
+    errno(a.utimens("/f", SetTime::Now, SetTime::Now), Errno::EACCES);
+    fs.close(fd).unwrap();
+}
+
+#[test]
+fn capacity_counts_allocated_bytes() {
+    let fs = MemoryFileSystem::builder().capacity(10).build();
+    let fd = fs.open("/f", RWC, 0o644).unwrap();
+    fs.write(fd, b"12345").unwrap();
+    errno(fs.write(fd, b"123456"), Errno::ENOSPC);
+    fs.write(fd, b"12345").unwrap();
+    fs.ftruncate(fd, 2).unwrap();
+    assert_eq!(fs.usage().bytes, 2);
+    fs.pwrite(fd, b"1", 2).unwrap();
+    assert_eq!(fs.usage().bytes, 3);
+}
+
+#[test]
+fn file_streams_large_content_linearly() {
+    let fs = MemoryFileSystem::new();
+    let mut f = fs.open_file("/big", RWC, 0o644).unwrap();
+    let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let chunks = 4096; // 256 MiB
+    for _ in 0..chunks {
+        f.write_all(&chunk).unwrap();
+    }
+    assert_eq!(f.metadata().unwrap().size, chunks * 64 * 1024);
+    f.seek(SeekFrom::Start(0)).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    for i in 0..chunks {
+        f.read_exact(&mut buf).unwrap();
+        assert!(buf == chunk, "chunk {i} differs");
+    }
+    assert_eq!(f.read(&mut buf).unwrap(), 0);
+    f.set_len(3).unwrap();
+    let fd = f.fd();
+    drop(f);
+    errno(fs.fstat(fd), Errno::EBADF);
+    assert_eq!(read_all(&fs, "/big"), [0, 1, 2]);
+}
+
+#[test]
+fn watchers_see_events_in_order_and_unsubscribe_on_drop() {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/w", 0o755).unwrap();
+    let watcher = fs.watch("/w", true).unwrap();
+    let shallow = fs.watch("/w", false).unwrap();
+    assert_eq!(fs.watcher_count(), 2);
+    fs.mkdir("/w/sub", 0o755).unwrap();
+    let fd = fs.open("/w/sub/f", RWC, 0o644).unwrap();
+    fs.write(fd, b"x").unwrap();
+    fs.close(fd).unwrap();
+    fs.chmod("/w/sub/f", 0o600).unwrap();
+    fs.rename("/w/sub/f", "/w/g").unwrap();
+    fs.unlink("/w/g").unwrap();
+    fs.mkdir("/elsewhere", 0o755).unwrap();
+    let events: Vec<(EventKind, String)> =
+        std::iter::from_fn(|| watcher.try_recv()).map(|e| (e.kind, e.path)).collect();
+    use EventKind::*;
+    assert_eq!(
+        events,
+        [
+            (Created, "/w/sub".into()),
+            (Created, "/w/sub/f".into()),
+            (Modified, "/w/sub/f".into()),
+            (MetadataChanged, "/w/sub/f".into()),
+            (RenamedFrom, "/w/sub/f".into()),
+            (RenamedTo, "/w/g".into()),
+            (Removed, "/w/g".into()),
+        ]
+    );
+    let shallow_events: Vec<EventKind> = std::iter::from_fn(|| shallow.try_recv()).map(|e| e.kind).collect();
+    assert_eq!(shallow_events, [Created, RenamedTo, Removed]);
+    assert_eq!(watcher.recv_timeout(Duration::from_millis(1)), None);
+    drop(watcher);
+    drop(shallow);
+    assert_eq!(fs.watcher_count(), 0);
+    errno(fs.watch("/missing", false), Errno::ENOENT);
+}
+
+#[test]
+fn temp_files_are_unique_and_private() {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/tmp", 0o1777).unwrap();
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let (fd, path) = fs.mkstemp("/tmp/t.").unwrap();
+        assert_eq!(fs.fstat(fd).unwrap().permissions(), 0o600);
+        fs.write(fd, b"x").unwrap();
+        fs.close(fd).unwrap();
+        assert!(names.insert(path));
+    }
+    let dir = fs.mkdtemp("/tmp/d.").unwrap();
+    assert_eq!(fs.stat(&dir).unwrap().permissions(), 0o700);
+    assert!(fs.stat(&dir).unwrap().is_dir());
+    errno(fs.mkstemp("/missing/x"), Errno::ENOENT);
+}
+
+#[test]
+fn handles_share_one_tree_across_threads() {
+    let fs = MemoryFileSystem::new();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let fs = fs.clone();
+            s.spawn(move || {
+                fs.mkdir(&format!("/t{t}"), 0o755).unwrap();
+                for i in 0..200 {
+                    let fd = fs.open(&format!("/t{t}/{i}"), RWC, 0o644).unwrap();
+                    fs.write(fd, &[t as u8; 10]).unwrap();
+                    fs.close(fd).unwrap();
+                }
+            });
+        }
+    });
+    for t in 0..8 {
+        assert_eq!(fs.readdir(&format!("/t{t}")).unwrap().len(), 200);
+    }
+    assert_eq!(fs.usage().bytes, 8 * 200 * 10);
+}

@@ -5,7 +5,7 @@
 //! stalled write. With no subscription the cost of a change is one atomic load.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -67,7 +67,10 @@ impl Watchers {
         for sub in subs.iter() {
             if covers(&sub.path, sub.recursive, &path) {
                 // A dropped receiver is unsubscribed by its Watcher's Drop; ignore.
-                let _ = sub.tx.send(WatchEvent { kind, path: path.clone() });
+                let _ = sub.tx.send(WatchEvent {
+                    kind,
+                    path: path.clone(),
+                });
             }
         }
     }
@@ -76,7 +79,12 @@ impl Watchers {
         let (tx, rx) = mpsc::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
         let mut subs = self.subs.lock().unwrap_or_else(PoisonError::into_inner);
-        subs.push(Subscription { id, path, recursive, tx });
+        subs.push(Subscription {
+            id,
+            path,
+            recursive,
+            tx,
+        });
         self.count.store(subs.len(), Ordering::Release);
         (id, rx)
     }
@@ -98,7 +106,11 @@ fn covers(root: &str, recursive: bool, path: &str) -> bool {
     if path == root {
         return true;
     }
-    let rest = if root == "/" { path.strip_prefix('/') } else { path.strip_prefix(root).and_then(|r| r.strip_prefix('/')) };
+    let rest = if root == "/" {
+        path.strip_prefix('/')
+    } else {
+        path.strip_prefix(root).and_then(|r| r.strip_prefix('/'))
+    };
     match rest {
         Some(rest) => recursive || !rest.contains('/'),
         None => false,
@@ -145,18 +157,12 @@ pub struct Watcher {
 impl Watcher {
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<WatchEvent> {
-        match self.rx.try_recv() {
-            Ok(e) => Some(e),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 
     /// The next event, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<WatchEvent> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(e) => Some(e),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.rx.recv_timeout(timeout).ok()
     }
 }
 
@@ -183,7 +189,11 @@ impl MemoryFileSystem {
     pub fn watch(&self, path: &str, recursive: bool) -> Result<Watcher> {
         let root = self.realpath(path)?;
         let (id, rx) = self.shared.watchers.subscribe(root, recursive);
-        Ok(Watcher { fs: self.clone(), id, rx })
+        Ok(Watcher {
+            fs: self.clone(),
+            id,
+            rx,
+        })
     }
 
     /// Number of live watchers on this tree.

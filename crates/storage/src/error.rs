@@ -143,12 +143,12 @@ impl StorageError {
     /// assert_eq!(err.kind(), ErrorKind::Backend);
     /// assert_eq!(err.to_string(), "disk storage failed on a/b: disk on fire");
     /// ```
-    pub fn backend(
-        backend: &'static str,
-        path: Option<&str>,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Self::Backend { backend, path: path.map(str::to_owned), source: source.into() }
+    pub fn backend(backend: &'static str, path: Option<&str>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            backend,
+            path: path.map(str::to_owned),
+            source: source.into(),
+        }
     }
 }
 

@@ -132,9 +132,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn file_str(&self, path: &SafePath) -> Result<Option<String>> {
         match self.file_bytes(path)? {
             None => Ok(None),
-            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| {
-                StorageError::InvalidData { path: path.to_string(), reason: e.to_string() }
-            }),
+            Some(bytes) => {
+                String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::InvalidData {
+                        path: path.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -146,9 +151,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn file_json(&self, path: &SafePath) -> Result<Option<serde_json::Value>> {
         match self.file_bytes(path)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                StorageError::InvalidData { path: path.to_string(), reason: e.to_string() }
-            }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::InvalidData {
+                        path: path.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -163,7 +173,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// [`file_save`](Storage::file_save).
     fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
         if self.file_exists(path)? {
-            return Err(StorageError::AlreadyExists { path: path.to_string() });
+            return Err(StorageError::AlreadyExists {
+                path: path.to_string(),
+            });
         }
         self.file_save(path, data)
     }
@@ -176,7 +188,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`file_save`](Storage::file_save), for the first item that fails.
     fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
-        items.iter().try_for_each(|(path, data)| self.file_save(path, data))
+        items
+            .iter()
+            .try_for_each(|(path, data)| self.file_save(path, data))
     }
 
     /// Deletes several keys and returns how many existed; all-or-nothing where
@@ -185,7 +199,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`file_delete`](Storage::file_delete), for the first key that fails.
     fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
-        paths.iter().try_fold(0, |n, path| Ok(n + usize::from(self.file_delete(path)?)))
+        paths
+            .iter()
+            .try_fold(0, |n, path| Ok(n + usize::from(self.file_delete(path)?)))
     }
 }
 

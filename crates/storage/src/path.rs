@@ -179,7 +179,10 @@ impl SafePath {
     /// ```
     pub fn join(&self, relative: &str) -> Result<SafePath, InvalidPath> {
         if let Err(reason) = validate(relative) {
-            return Err(InvalidPath { input: relative.to_owned(), reason });
+            return Err(InvalidPath {
+                input: relative.to_owned(),
+                reason,
+            });
         }
         Self::new(format!("{}/{}", self.0, relative))
     }

@@ -37,7 +37,9 @@ fn main() {
             break;
         }
         let run = Run { outcomes, tree };
-        let Ok(json) = serde_json::to_string(&run) else { break };
+        let Ok(json) = serde_json::to_string(&run) else {
+            break;
+        };
         if writeln!(out, "{json}").and_then(|()| out.flush()).is_err() {
             break;
         }

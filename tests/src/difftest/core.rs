@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use memory_fs_posix::{AccessMode, Credentials, Fd, MemoryFileSystem, OpenFlags, PosixError, Stat, Whence};
+use memory_fs_posix::{
+    AccessMode, Credentials, Fd, MemoryFileSystem, OpenFlags, PosixError, Stat, Whence,
+};
 
 use super::ops::{Entry, Op, Outcome, Run, Val, payload};
 use super::{UID, UMASK};
@@ -19,7 +21,13 @@ fn out<T>(r: Result<T, PosixError>, f: impl FnOnce(T) -> Val) -> Outcome {
 }
 
 fn stat_val(s: Stat) -> Val {
-    Val::Stat { mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, size: s.size }
+    Val::Stat {
+        mode: s.mode,
+        nlink: s.nlink,
+        uid: s.uid,
+        gid: s.gid,
+        size: s.size,
+    }
 }
 
 /// Runs `ops` on a new tree and returns every outcome and the final tree.
@@ -27,16 +35,28 @@ pub fn run(ops: &[Op]) -> Run {
     let root = MemoryFileSystem::builder().umask(UMASK).build();
     // The kernel side's root directory is owned by the test user; match it.
     if let Err(e) = root.chown("/", UID, UID) {
-        return Run { outcomes: vec![Outcome::Err(e.errno().raw())], tree: Vec::new() };
+        return Run {
+            outcomes: vec![Outcome::Err(e.errno().raw())],
+            tree: Vec::new(),
+        };
     }
-    let fs = root.with_credentials(Credentials { uid: UID, gid: UID, groups: vec![] });
+    let fs = root.with_credentials(Credentials {
+        uid: UID,
+        gid: UID,
+        groups: vec![],
+    });
     let mut fds: HashMap<u32, Fd> = HashMap::new();
     let fd = |fds: &HashMap<u32, Fd>, id: &u32| fds.get(id).copied().unwrap_or(Fd(BAD_FD));
     let outcomes = ops
         .iter()
         .map(|op| match op {
             Op::Mkdir { path, mode } => out(fs.mkdir(path, *mode), |()| Val::Unit),
-            Op::Open { id, path, flags, mode } => {
+            Op::Open {
+                id,
+                path,
+                flags,
+                mode,
+            } => {
                 let r = fs.open(path, OpenFlags::from_bits_truncate(*flags), *mode);
                 if let Ok(f) = &r {
                     fds.insert(*id, *f);
@@ -49,7 +69,9 @@ pub fn run(ops: &[Op]) -> Run {
                 out(r, |()| Val::Unit)
             }
             Op::Write { id, len, byte } => {
-                out(fs.write(fd(&fds, id), &payload(*len, *byte)), |n| Val::Num(n as u64))
+                out(fs.write(fd(&fds, id), &payload(*len, *byte)), |n| {
+                    Val::Num(n as u64)
+                })
             }
             Op::Read { id, len } => {
                 let mut buf = vec![0; *len];
@@ -65,9 +87,15 @@ pub fn run(ops: &[Op]) -> Run {
                     Val::Bytes(buf)
                 })
             }
-            Op::Pwrite { id, len, byte, offset } => {
-                out(fs.pwrite(fd(&fds, id), &payload(*len, *byte), *offset), |n| Val::Num(n as u64))
-            }
+            Op::Pwrite {
+                id,
+                len,
+                byte,
+                offset,
+            } => out(
+                fs.pwrite(fd(&fds, id), &payload(*len, *byte), *offset),
+                |n| Val::Num(n as u64),
+            ),
             Op::Lseek { id, offset, whence } => {
                 let w = match whence {
                     0 => Whence::Set,
@@ -89,9 +117,10 @@ pub fn run(ops: &[Op]) -> Run {
             Op::Lstat { path } => out(fs.lstat(path), stat_val),
             Op::Readdir { path } => out(fs.readdir(path), Val::Names),
             Op::Truncate { path, len } => out(fs.truncate(path, *len), |()| Val::Unit),
-            Op::Access { path, mode } => {
-                out(fs.access(path, AccessMode::from_bits_truncate(*mode)), |()| Val::Unit)
-            }
+            Op::Access { path, mode } => out(
+                fs.access(path, AccessMode::from_bits_truncate(*mode)),
+                |()| Val::Unit,
+            ),
         })
         .collect();
     let mut tree = Vec::new();
@@ -108,13 +137,22 @@ fn walk(fs: &MemoryFileSystem, dir: &str, tree: &mut Vec<Entry>) {
         let path = format!("{dir}/{name}");
         let Ok(st) = fs.lstat(&path) else { continue };
         let data = if st.is_symlink() {
-            fs.readlink(&path).map(String::into_bytes).unwrap_or_default()
+            fs.readlink(&path)
+                .map(String::into_bytes)
+                .unwrap_or_default()
         } else if st.is_file() {
             read_all(fs, &path)
         } else {
             Vec::new()
         };
-        tree.push(Entry { path: path.clone(), mode: st.mode, nlink: st.nlink, size: st.size, owner: (st.uid, st.gid), data });
+        tree.push(Entry {
+            path: path.clone(),
+            mode: st.mode,
+            nlink: st.nlink,
+            size: st.size,
+            owner: (st.uid, st.gid),
+            data,
+        });
         if st.is_dir() {
             walk(fs, &path, tree);
         }
@@ -122,7 +160,9 @@ fn walk(fs: &MemoryFileSystem, dir: &str, tree: &mut Vec<Entry>) {
 }
 
 fn read_all(fs: &MemoryFileSystem, path: &str) -> Vec<u8> {
-    let Ok(fd) = fs.open(path, OpenFlags::READ, 0) else { return Vec::new() };
+    let Ok(fd) = fs.open(path, OpenFlags::READ, 0) else {
+        return Vec::new();
+    };
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n @ 1..) = fs.read(fd, &mut buf) {

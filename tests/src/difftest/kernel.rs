@@ -41,9 +41,16 @@ impl Oracle {
         let stdin = child.stdin.take().ok_or("oracle has no stdin")?;
         let mut stdout = BufReader::new(child.stdout.take().ok_or("oracle has no stdout")?);
         let mut line = String::new();
-        stdout.read_line(&mut line).map_err(|e| format!("oracle did not answer: {e}"))?;
+        stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("oracle did not answer: {e}"))?;
         match line.trim().strip_prefix("ready ") {
-            Some(base) => Ok(Self { child, stdin, stdout, base: base.to_owned() }),
+            Some(base) => Ok(Self {
+                child,
+                stdin,
+                stdout,
+                base: base.to_owned(),
+            }),
             None => {
                 let _ = child.wait();
                 Err(line.trim().trim_start_matches("unavailable: ").to_owned())
@@ -58,10 +65,16 @@ impl Oracle {
     pub fn run(&mut self, ops: &[Op]) -> Result<Run, String> {
         let mut line = serde_json::to_string(ops).map_err(|e| e.to_string())?;
         line.push('\n');
-        self.stdin.write_all(line.as_bytes()).map_err(|e| format!("oracle stdin: {e}"))?;
-        self.stdin.flush().map_err(|e| format!("oracle stdin: {e}"))?;
+        self.stdin
+            .write_all(line.as_bytes())
+            .map_err(|e| format!("oracle stdin: {e}"))?;
+        self.stdin
+            .flush()
+            .map_err(|e| format!("oracle stdin: {e}"))?;
         let mut answer = String::new();
-        self.stdout.read_line(&mut answer).map_err(|e| format!("oracle stdout: {e}"))?;
+        self.stdout
+            .read_line(&mut answer)
+            .map_err(|e| format!("oracle stdout: {e}"))?;
         serde_json::from_str(&answer).map_err(|e| format!("oracle answered {answer:?}: {e}"))
     }
 }
@@ -75,7 +88,9 @@ impl Drop for Oracle {
 }
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn cstr(path: &str) -> CString {
@@ -84,7 +99,11 @@ fn cstr(path: &str) -> CString {
 }
 
 fn check(rc: libc::c_int) -> Outcome {
-    if rc < 0 { Outcome::Err(errno()) } else { Outcome::Ok(Val::Unit) }
+    if rc < 0 {
+        Outcome::Err(errno())
+    } else {
+        Outcome::Ok(Val::Unit)
+    }
 }
 
 fn stat_val(st: &libc::stat) -> Val {
@@ -102,7 +121,11 @@ fn do_stat(path: &str, follow: bool) -> Result<libc::stat, i32> {
     // SAFETY: `st` is plain old data filled by the call; `p` is a valid C string.
     unsafe {
         let mut st: libc::stat = std::mem::zeroed();
-        let rc = if follow { libc::stat(p.as_ptr(), &mut st) } else { libc::lstat(p.as_ptr(), &mut st) };
+        let rc = if follow {
+            libc::stat(p.as_ptr(), &mut st)
+        } else {
+            libc::lstat(p.as_ptr(), &mut st)
+        };
         if rc < 0 { Err(errno()) } else { Ok(st) }
     }
 }
@@ -146,7 +169,12 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
             unsafe {
                 match op {
                     Op::Mkdir { path, mode } => check(libc::mkdir(cstr(path).as_ptr(), *mode)),
-                    Op::Open { id, path, flags, mode } => {
+                    Op::Open {
+                        id,
+                        path,
+                        flags,
+                        mode,
+                    } => {
                         let rc = libc::open(cstr(path).as_ptr(), open_flags(*flags), *mode);
                         if rc >= 0 {
                             fds.insert(*id, rc);
@@ -161,12 +189,26 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                     Op::Write { id, len, byte } => {
                         let data = payload(*len, *byte);
                         let n = libc::write(fd(&fds, id), data.as_ptr().cast(), data.len());
-                        if n < 0 { Outcome::Err(errno()) } else { Outcome::Ok(Val::Num(n as u64)) }
+                        if n < 0 {
+                            Outcome::Err(errno())
+                        } else {
+                            Outcome::Ok(Val::Num(n as u64))
+                        }
                     }
-                    Op::Pwrite { id, len, byte, offset } => {
+                    Op::Pwrite {
+                        id,
+                        len,
+                        byte,
+                        offset,
+                    } => {
                         let data = payload(*len, *byte);
-                        let n = libc::pwrite(fd(&fds, id), data.as_ptr().cast(), data.len(), *offset);
-                        if n < 0 { Outcome::Err(errno()) } else { Outcome::Ok(Val::Num(n as u64)) }
+                        let n =
+                            libc::pwrite(fd(&fds, id), data.as_ptr().cast(), data.len(), *offset);
+                        if n < 0 {
+                            Outcome::Err(errno())
+                        } else {
+                            Outcome::Ok(Val::Num(n as u64))
+                        }
                     }
                     Op::Read { id, len } => {
                         let mut buf = vec![0u8; *len];
@@ -180,7 +222,8 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                     }
                     Op::Pread { id, len, offset } => {
                         let mut buf = vec![0u8; *len];
-                        let n = libc::pread(fd(&fds, id), buf.as_mut_ptr().cast(), buf.len(), *offset);
+                        let n =
+                            libc::pread(fd(&fds, id), buf.as_mut_ptr().cast(), buf.len(), *offset);
                         if n < 0 {
                             Outcome::Err(errno())
                         } else {
@@ -195,7 +238,11 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                             _ => libc::SEEK_END,
                         };
                         let n = libc::lseek(fd(&fds, id), *offset, w);
-                        if n < 0 { Outcome::Err(errno()) } else { Outcome::Ok(Val::Num(n as u64)) }
+                        if n < 0 {
+                            Outcome::Err(errno())
+                        } else {
+                            Outcome::Ok(Val::Num(n as u64))
+                        }
                     }
                     Op::Ftruncate { id, len } => check(libc::ftruncate(fd(&fds, id), *len as i64)),
                     Op::Fstat { id } => {
@@ -208,14 +255,19 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                     }
                     Op::Unlink { path } => check(libc::unlink(cstr(path).as_ptr())),
                     Op::Rmdir { path } => check(libc::rmdir(cstr(path).as_ptr())),
-                    Op::Rename { from, to } => check(libc::rename(cstr(from).as_ptr(), cstr(to).as_ptr())),
-                    Op::Link { from, to } => check(libc::link(cstr(from).as_ptr(), cstr(to).as_ptr())),
+                    Op::Rename { from, to } => {
+                        check(libc::rename(cstr(from).as_ptr(), cstr(to).as_ptr()))
+                    }
+                    Op::Link { from, to } => {
+                        check(libc::link(cstr(from).as_ptr(), cstr(to).as_ptr()))
+                    }
                     Op::Symlink { target, path } => {
                         check(libc::symlink(cstr(target).as_ptr(), cstr(path).as_ptr()))
                     }
                     Op::Readlink { path } => {
                         let mut buf = vec![0u8; 4096];
-                        let n = libc::readlink(cstr(path).as_ptr(), buf.as_mut_ptr().cast(), buf.len());
+                        let n =
+                            libc::readlink(cstr(path).as_ptr(), buf.as_mut_ptr().cast(), buf.len());
                         if n < 0 {
                             Outcome::Err(errno())
                         } else {
@@ -233,8 +285,12 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                         Err(e) => Outcome::Err(e),
                     },
                     Op::Readdir { path } => readdir(path),
-                    Op::Truncate { path, len } => check(libc::truncate(cstr(path).as_ptr(), *len as i64)),
-                    Op::Access { path, mode } => check(libc::access(cstr(path).as_ptr(), *mode as i32)),
+                    Op::Truncate { path, len } => {
+                        check(libc::truncate(cstr(path).as_ptr(), *len as i64))
+                    }
+                    Op::Access { path, mode } => {
+                        check(libc::access(cstr(path).as_ptr(), *mode as i32))
+                    }
                 }
             }
         })
@@ -261,7 +317,9 @@ fn readdir(path: &str) -> Outcome {
             if ent.is_null() {
                 break;
             }
-            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()).to_string_lossy().into_owned();
+            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr())
+                .to_string_lossy()
+                .into_owned();
             if name != "." && name != ".." {
                 names.push(name);
             }
@@ -282,13 +340,19 @@ pub fn tree() -> Vec<Entry> {
 
 fn walk(dir: &str, out: &mut Vec<Entry>) {
     let at = if dir.is_empty() { "/" } else { dir };
-    let Outcome::Ok(Val::Names(names)) = readdir(at) else { return };
+    let Outcome::Ok(Val::Names(names)) = readdir(at) else {
+        return;
+    };
     for name in names {
         let path = format!("{dir}/{name}");
-        let Ok(st) = do_stat(&path, false) else { continue };
+        let Ok(st) = do_stat(&path, false) else {
+            continue;
+        };
         let kind = st.st_mode & libc::S_IFMT;
         let data = if kind == libc::S_IFLNK {
-            std::fs::read_link(&path).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_default()
+            std::fs::read_link(&path)
+                .map(|p| p.into_os_string().into_encoded_bytes())
+                .unwrap_or_default()
         } else if kind == libc::S_IFREG {
             std::fs::read(&path).unwrap_or_default()
         } else {
@@ -341,22 +405,35 @@ pub fn enter_sandbox() -> Result<String, String> {
             return Err("the kernel side needs root (to chroot and switch users)".into());
         }
         let shm = std::path::Path::new("/dev/shm");
-        let parent = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let parent = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         let base = parent.join(format!("memory-fs-oracle-{}", std::process::id()));
         std::fs::create_dir(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
         let base_s = base.to_string_lossy().into_owned();
         let b = cstr(&base_s);
         if libc::chown(b.as_ptr(), UID, UID) < 0 || libc::chmod(b.as_ptr(), 0o755) < 0 {
-            return Err(format!("cannot prepare {base_s}: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "cannot prepare {base_s}: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         if libc::chroot(b.as_ptr()) < 0 || libc::chdir(cstr("/").as_ptr()) < 0 {
-            return Err(format!("chroot into {base_s} failed: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "chroot into {base_s} failed: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         if libc::setgroups(0, std::ptr::null()) < 0
             || libc::setresgid(UID, UID, UID) < 0
             || libc::setresuid(UID, UID, 0) < 0
         {
-            return Err(format!("cannot switch to uid {UID}: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "cannot switch to uid {UID}: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         libc::umask(UMASK);
         Ok(base_s)

@@ -27,7 +27,9 @@ pub fn first_difference(ops: &[Op], core: &Run, kernel: &Run) -> Option<String> 
     for (i, op) in ops.iter().enumerate() {
         let (c, k) = (core.outcomes.get(i), kernel.outcomes.get(i));
         if c != k {
-            return Some(format!("op #{i} {op:?}\n    core:   {c:?}\n    kernel: {k:?}"));
+            return Some(format!(
+                "op #{i} {op:?}\n    core:   {c:?}\n    kernel: {k:?}"
+            ));
         }
     }
     if core.tree != kernel.tree {
@@ -44,5 +46,8 @@ pub fn first_difference(ops: &[Op], core: &Run, kernel: &Run) -> Option<String> 
 
 /// Prints a sequence as numbered lines, one operation each.
 pub fn render(ops: &[Op]) -> String {
-    ops.iter().enumerate().map(|(i, op)| format!("  {i:>3}: {op:?}\n")).collect()
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| format!("  {i:>3}: {op:?}\n"))
+        .collect()
 }

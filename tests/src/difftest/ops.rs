@@ -7,30 +7,95 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum Op {
-    Mkdir { path: String, mode: u32 },
+    Mkdir {
+        path: String,
+        mode: u32,
+    },
     /// `flags` are `memory_fs_posix::OpenFlags` bits.
-    Open { id: u32, path: String, flags: u32, mode: u32 },
-    Close { id: u32 },
-    Write { id: u32, len: usize, byte: u8 },
-    Read { id: u32, len: usize },
-    Pread { id: u32, len: usize, offset: i64 },
-    Pwrite { id: u32, len: usize, byte: u8, offset: i64 },
+    Open {
+        id: u32,
+        path: String,
+        flags: u32,
+        mode: u32,
+    },
+    Close {
+        id: u32,
+    },
+    Write {
+        id: u32,
+        len: usize,
+        byte: u8,
+    },
+    Read {
+        id: u32,
+        len: usize,
+    },
+    Pread {
+        id: u32,
+        len: usize,
+        offset: i64,
+    },
+    Pwrite {
+        id: u32,
+        len: usize,
+        byte: u8,
+        offset: i64,
+    },
     /// `whence`: 0 set, 1 current, 2 end.
-    Lseek { id: u32, offset: i64, whence: u8 },
-    Ftruncate { id: u32, len: u64 },
-    Fstat { id: u32 },
-    Unlink { path: String },
-    Rmdir { path: String },
-    Rename { from: String, to: String },
-    Link { from: String, to: String },
-    Symlink { target: String, path: String },
-    Readlink { path: String },
-    Chmod { path: String, mode: u32 },
-    Stat { path: String },
-    Lstat { path: String },
-    Readdir { path: String },
-    Truncate { path: String, len: u64 },
-    Access { path: String, mode: u32 },
+    Lseek {
+        id: u32,
+        offset: i64,
+        whence: u8,
+    },
+    Ftruncate {
+        id: u32,
+        len: u64,
+    },
+    Fstat {
+        id: u32,
+    },
+    Unlink {
+        path: String,
+    },
+    Rmdir {
+        path: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Link {
+        from: String,
+        to: String,
+    },
+    Symlink {
+        target: String,
+        path: String,
+    },
+    Readlink {
+        path: String,
+    },
+    Chmod {
+        path: String,
+        mode: u32,
+    },
+    Stat {
+        path: String,
+    },
+    Lstat {
+        path: String,
+    },
+    Readdir {
+        path: String,
+    },
+    Truncate {
+        path: String,
+        len: u64,
+    },
+    Access {
+        path: String,
+        mode: u32,
+    },
 }
 
 /// A successful result.
@@ -43,7 +108,13 @@ pub enum Val {
     Str(String),
     Names(Vec<String>),
     /// The deterministic part of a stat: mode, nlink, uid, gid, size.
-    Stat { mode: u32, nlink: u64, uid: u32, gid: u32, size: u64 },
+    Stat {
+        mode: u32,
+        nlink: u64,
+        uid: u32,
+        gid: u32,
+        size: u64,
+    },
 }
 
 /// What one operation returned: a value or an errno.

@@ -46,8 +46,14 @@ fn refuses_every_kind_of_bad_key() {
     refused("a\nb", InvalidPathReason::ControlCharacter);
     refused("tab\there", InvalidPathReason::ControlCharacter);
     refused("del\u{7f}", InvalidPathReason::ControlCharacter);
-    refused(&"x".repeat(MAX_SEGMENT_LEN + 1), InvalidPathReason::SegmentTooLong);
-    refused(&vec!["y".repeat(200); 6].join("/"), InvalidPathReason::TooLong);
+    refused(
+        &"x".repeat(MAX_SEGMENT_LEN + 1),
+        InvalidPathReason::SegmentTooLong,
+    );
+    refused(
+        &vec!["y".repeat(200); 6].join("/"),
+        InvalidPathReason::TooLong,
+    );
 }
 
 #[test]
@@ -66,8 +72,14 @@ fn navigation() {
     assert!(p.starts_with(&base));
     assert!(!SafePath::new("ab/c").expect("valid").starts_with(&base));
     assert_eq!(base.join("b/c.txt").expect("valid"), p);
-    assert_eq!(base.join("").expect_err("empty").reason(), InvalidPathReason::Empty);
-    assert_eq!(base.join("/x").expect_err("abs").reason(), InvalidPathReason::Absolute);
+    assert_eq!(
+        base.join("").expect_err("empty").reason(),
+        InvalidPathReason::Empty
+    );
+    assert_eq!(
+        base.join("/x").expect_err("abs").reason(),
+        InvalidPathReason::Absolute
+    );
 }
 
 #[test]
