@@ -1,5 +1,6 @@
 //! `MemoryFileSystem`: the public operations, each checked in Linux's order.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -10,7 +11,7 @@ use crate::error::{PosixError, Result};
 use crate::flags::{AccessMode, OpenFlags, Whence};
 use crate::path::{Last, MAX_SYMLINKS, NAME_MAX, PATH_MAX, Resolver, check_path};
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SetTime, Stat, Timespec};
-use crate::state::{Dir, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
+use crate::state::{Dir, Entries, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
 use crate::watch::{EventKind, Watchers};
 
 /// A file descriptor number, valid until [`MemoryFileSystem::close`].
@@ -177,11 +178,10 @@ impl Default for MemoryFileSystem {
     }
 }
 
-/// Wraps an errno with the operation and path for the public error.
-fn fail(op: &str, path: &str) -> impl FnOnce(Errno) -> PosixError {
-    let op = op.to_owned();
-    let path = path.to_owned();
-    move |e| PosixError::new(e, &op, Some(&path))
+/// Wraps an errno with the operation and path for the public error (allocating only
+/// on failure).
+fn fail<'a>(op: &'a str, path: &'a str) -> impl FnOnce(Errno) -> PosixError + 'a {
+    move |e| PosixError::new(e, op, Some(path))
 }
 
 fn fail_fd(op: &'static str, fd: Fd) -> impl FnOnce(Errno) -> PosixError {
@@ -321,7 +321,6 @@ impl MemoryFileSystem {
         let create = flags.contains(OpenFlags::CREATE);
         let excl = create && flags.contains(OpenFlags::EXCL);
         let nofollow = excl || flags.contains(OpenFlags::NOFOLLOW);
-        let now = self.now();
         let mut st = self.lock();
         let (ino, created) = {
             let mut r = Resolver::new(&st, &self.cred);
@@ -349,7 +348,7 @@ impl MemoryFileSystem {
                 match st.child(parent, name)? {
                     None => match create_error {
                         Some(e) => return Err(e),
-                        None => break (parent, Some(name.to_string())),
+                        None => break (parent, Some(name.clone())),
                     },
                     Some(ino) if st.get(ino)?.is_symlink() && !nofollow => {
                         (parent, last) = r.follow_once(parent, ino)?;
@@ -367,7 +366,7 @@ impl MemoryFileSystem {
                     mode,
                     &self.cred,
                     Kind::File(Content::default()),
-                    now,
+                    self.now(),
                 )?;
                 (ino, true)
             }
@@ -408,7 +407,7 @@ impl MemoryFileSystem {
             }
         }
         if truncate {
-            self.truncate_ino(&mut st, ino, 0, true, now)?;
+            self.truncate_ino(&mut st, ino, 0, true, self.now())?;
         }
         let fd = st.alloc_fd(ino, flags)?;
         drop(st);
@@ -556,8 +555,8 @@ impl MemoryFileSystem {
             return Err(ENOSPC);
         }
         content.write_at(pos, &data[..len]);
-        inode.mtime = now;
-        inode.ctime = now;
+        inode.mtime = now.into();
+        inode.ctime = now.into();
         inode.kill_suid(&self.cred);
         st.used += growth;
         Ok(len)
@@ -638,8 +637,8 @@ impl MemoryFileSystem {
         content.set_len(len);
         let after = content.allocated();
         if changed || always_touch {
-            inode.mtime = now;
-            inode.ctime = now;
+            inode.mtime = now.into();
+            inode.ctime = now.into();
         }
         inode.kill_suid(&self.cred);
         st.used = st.used.saturating_sub(before) + after;
@@ -669,10 +668,10 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let (parent, name) = self.prepare_create(&st, path, true)?;
             let mode = (mode & 0o1777 & !st.umask) | S_IFDIR;
-            let dir = Kind::Dir(Dir {
-                entries: Default::default(),
+            let dir = Kind::Dir(Box::new(Dir {
+                entries: Entries::default(),
                 parent,
-            });
+            }));
             st.create(parent, &name, mode, &self.cred, dir, now)?;
             Ok(())
         };
@@ -682,12 +681,7 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
-    fn prepare_create(
-        &self,
-        st: &State,
-        path: &str,
-        want_dir: bool,
-    ) -> std::result::Result<(Ino, String), Errno> {
+    fn prepare_create<'p>(&self, st: &State, path: &'p str, want_dir: bool) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
@@ -706,7 +700,7 @@ impl MemoryFileSystem {
         if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
             return Err(EACCES);
         }
-        Ok((parent, name.into_owned()))
+        Ok((parent, name))
     }
 
     /// Removes an empty directory.
@@ -749,12 +743,7 @@ impl MemoryFileSystem {
     }
 
     /// `do_rmdir` / `do_unlinkat` up to `may_delete`.
-    fn prepare_delete(
-        &self,
-        st: &State,
-        path: &str,
-        is_dir: bool,
-    ) -> std::result::Result<(Ino, String, Ino), Errno> {
+    fn prepare_delete<'p>(&self, st: &State, path: &'p str, is_dir: bool) -> std::result::Result<(Ino, Cow<'p, str>, Ino), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let (name, trailing) = match last {
@@ -774,7 +763,7 @@ impl MemoryFileSystem {
             return Err(if v.is_dir() { EISDIR } else { ENOTDIR });
         }
         self.may_delete(st, parent, v, is_dir)?;
-        Ok((parent, name.into_owned(), victim))
+        Ok((parent, name, victim))
     }
 
     fn may_delete(
@@ -811,7 +800,9 @@ impl MemoryFileSystem {
             if !inode.permits(&self.cred, MAY_READ) {
                 return Err(EACCES);
             }
-            Ok(dir.entries.keys().map(|k| k.to_string()).collect())
+            let mut names: Vec<String> = dir.entries.keys().map(|k| k.to_string()).collect();
+            names.sort_unstable();
+            Ok(names)
         };
         inner().map_err(fail("readdir", path))
     }
@@ -884,8 +875,8 @@ impl MemoryFileSystem {
             // Move the entry.
             let opi = st.get_mut(op)?;
             opi.dir_mut().ok_or(ENOTDIR)?.entries.remove(&**oname);
-            opi.mtime = now;
-            opi.ctime = now;
+            opi.mtime = now.into();
+            opi.ctime = now.into();
             if old_is_dir && op != np {
                 opi.nlink -= 1;
             }
@@ -894,13 +885,13 @@ impl MemoryFileSystem {
                 .ok_or(ENOTDIR)?
                 .entries
                 .insert(Box::from(&**nname), old);
-            npi.mtime = now;
-            npi.ctime = now;
+            npi.mtime = now.into();
+            npi.ctime = now.into();
             if old_is_dir && op != np {
                 npi.nlink += 1;
             }
             let oi = st.get_mut(old)?;
-            oi.ctime = now;
+            oi.ctime = now.into();
             if let Some(d) = oi.dir_mut() {
                 d.parent = np;
             }
@@ -940,12 +931,12 @@ impl MemoryFileSystem {
                 return Err(EPERM);
             }
             let p = st.get_mut(np)?;
-            p.dir_mut().ok_or(ENOTDIR)?.entries.insert(name.into(), old);
-            p.mtime = now;
-            p.ctime = now;
+            p.dir_mut().ok_or(ENOTDIR)?.entries.insert(Box::from(&*name), old);
+            p.mtime = now.into();
+            p.ctime = now.into();
             let oi = st.get_mut(old)?;
             oi.nlink += 1;
-            oi.ctime = now;
+            oi.ctime = now.into();
             Ok(())
         };
         inner().map_err(|e| PosixError::new(e, &format!("link {existing} ->"), Some(new)))?;
@@ -954,11 +945,7 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create` without the final permission check (link checks EPERM first).
-    fn prepare_create_lazy_perm(
-        &self,
-        st: &State,
-        path: &str,
-    ) -> std::result::Result<(Ino, String), Errno> {
+    fn prepare_create_lazy_perm<'p>(&self, st: &State, path: &'p str) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
@@ -974,7 +961,7 @@ impl MemoryFileSystem {
             return Err(ENOENT);
         }
         self.rofs()?;
-        Ok((parent, name.into_owned()))
+        Ok((parent, name))
     }
 
     /// Creates a symbolic link at `linkpath` pointing to `target` (stored as given).
@@ -1122,7 +1109,7 @@ impl MemoryFileSystem {
             bits &= !S_ISGID;
         }
         inode.mode = (inode.mode & S_IFMT) | bits;
-        inode.ctime = self.now();
+        inode.ctime = self.now().into();
         Ok(())
     }
 
@@ -1189,7 +1176,7 @@ impl MemoryFileSystem {
         if let Some(g) = gid {
             inode.gid = g;
         }
-        inode.ctime = self.now();
+        inode.ctime = self.now().into();
         Ok(())
     }
 
@@ -1270,9 +1257,9 @@ impl MemoryFileSystem {
             SetTime::Omit => old,
             SetTime::At(t) => t,
         };
-        inode.atime = pick(atime, inode.atime);
-        inode.mtime = pick(mtime, inode.mtime);
-        inode.ctime = now;
+        inode.atime = pick(atime, inode.atime.into()).into();
+        inode.mtime = pick(mtime, inode.mtime.into()).into();
+        inode.ctime = now.into();
         Ok(())
     }
 

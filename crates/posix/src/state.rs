@@ -3,13 +3,34 @@
 //! Everything here runs under the filesystem's one lock; the public methods in
 //! `fs.rs` take it, resolve paths with `path.rs`, and call into this module.
 
-use std::collections::BTreeMap;
 
 use crate::Credentials;
 use crate::data::Content;
 use crate::error::Errno::{self, *};
 use crate::flags::OpenFlags;
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, Stat, Timespec};
+
+/// A timestamp packed to 12 bytes (alignment 4), so an inode's three times take 36
+/// bytes instead of 48; converted to and from [`Timespec`] at the edges.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
+pub(crate) struct PackedTime {
+    sec: i64,
+    nsec: u32,
+}
+
+impl From<Timespec> for PackedTime {
+    fn from(t: Timespec) -> Self {
+        Self { sec: t.sec, nsec: t.nsec }
+    }
+}
+
+impl From<PackedTime> for Timespec {
+    fn from(t: PackedTime) -> Self {
+        let (sec, nsec) = (t.sec, t.nsec);
+        Timespec { sec, nsec }
+    }
+}
 
 /// An inode number (index into the slab plus one; the root is 1).
 pub(crate) type Ino = u64;
@@ -37,9 +58,9 @@ pub(crate) struct Inode {
     pub(crate) nlink: u32,
     /// Descriptors referring to this inode; it lives while `nlink + open > 0`.
     pub(crate) open: u32,
-    pub(crate) atime: Timespec,
-    pub(crate) mtime: Timespec,
-    pub(crate) ctime: Timespec,
+    pub(crate) atime: PackedTime,
+    pub(crate) mtime: PackedTime,
+    pub(crate) ctime: PackedTime,
     pub(crate) kind: Kind,
 }
 
@@ -47,14 +68,19 @@ pub(crate) struct Inode {
 #[derive(Debug)]
 pub(crate) enum Kind {
     File(Content),
-    Dir(Dir),
+    /// Boxed: directories are few, and files should not pay for their size.
+    Dir(Box<Dir>),
     Symlink(Box<str>),
 }
 
-/// A directory: its entries, sorted, and its parent (the root is its own parent).
+/// Directory entries: a hash map with a fast, randomly seeded hasher (lookups are the
+/// hot path; listings sort on demand).
+pub(crate) type Entries = foldhash::HashMap<Box<str>, Ino>;
+
+/// A directory: its entries and its parent (the root is its own parent).
 #[derive(Debug)]
 pub(crate) struct Dir {
-    pub(crate) entries: BTreeMap<Box<str>, Ino>,
+    pub(crate) entries: Entries,
     pub(crate) parent: Ino,
 }
 
@@ -66,10 +92,44 @@ pub(crate) struct OpenFile {
     pub(crate) pos: u64,
 }
 
+/// Inodes per slab page.
+const PAGE: usize = 1024;
+
+/// Inodes in fixed-size pages: growing never copies inodes and never leaves more than
+/// one page of unused slots (a doubling `Vec` would waste up to half its capacity).
+#[derive(Debug, Default)]
+struct Slab {
+    pages: Vec<Box<[Option<Inode>]>>,
+    len: usize,
+}
+
+impl Slab {
+    fn slot(&self, index: usize) -> Option<&Option<Inode>> {
+        self.pages.get(index / PAGE).and_then(|p| p.get(index % PAGE))
+    }
+
+    fn slot_mut(&mut self, index: usize) -> Option<&mut Option<Inode>> {
+        self.pages.get_mut(index / PAGE).and_then(|p| p.get_mut(index % PAGE))
+    }
+
+    /// Appends an inode and returns its index.
+    fn push(&mut self, inode: Inode) -> usize {
+        if self.len % PAGE == 0 {
+            self.pages.push((0..PAGE).map(|_| None).collect());
+        }
+        let index = self.len;
+        self.len += 1;
+        if let Some(slot) = self.slot_mut(index) {
+            *slot = Some(inode);
+        }
+        index
+    }
+}
+
 /// The whole mutable state of one tree.
 #[derive(Debug)]
 pub(crate) struct State {
-    inodes: Vec<Option<Inode>>,
+    inodes: Slab,
     free_inos: Vec<Ino>,
     fds: Vec<Option<OpenFile>>,
     /// Bytes of file content currently allocated (holes excluded).
@@ -140,9 +200,9 @@ impl Inode {
             size: self.size(),
             blocks,
             blksize: 4096,
-            atime: self.atime,
-            mtime: self.mtime,
-            ctime: self.ctime,
+            atime: self.atime.into(),
+            mtime: self.mtime.into(),
+            ctime: self.ctime.into(),
         }
     }
 
@@ -197,16 +257,18 @@ impl State {
             gid: 0,
             nlink: 2,
             open: 0,
-            atime: now,
-            mtime: now,
-            ctime: now,
-            kind: Kind::Dir(Dir {
-                entries: BTreeMap::new(),
+            atime: now.into(),
+            mtime: now.into(),
+            ctime: now.into(),
+            kind: Kind::Dir(Box::new(Dir {
+                entries: Entries::default(),
                 parent: ROOT,
-            }),
+            })),
         };
+        let mut inodes = Slab::default();
+        inodes.push(root);
         Self {
-            inodes: vec![Some(root)],
+            inodes,
             free_inos: Vec::new(),
             fds: Vec::new(),
             used: 0,
@@ -217,7 +279,7 @@ impl State {
     pub(crate) fn get(&self, ino: Ino) -> Result<&Inode, Errno> {
         usize::try_from(ino.wrapping_sub(1))
             .ok()
-            .and_then(|i| self.inodes.get(i))
+            .and_then(|i| self.inodes.slot(i))
             .and_then(Option::as_ref)
             .ok_or(EIO)
     }
@@ -225,7 +287,7 @@ impl State {
     pub(crate) fn get_mut(&mut self, ino: Ino) -> Result<&mut Inode, Errno> {
         usize::try_from(ino.wrapping_sub(1))
             .ok()
-            .and_then(|i| self.inodes.get_mut(i))
+            .and_then(|i| self.inodes.slot_mut(i))
             .and_then(Option::as_mut)
             .ok_or(EIO)
     }
@@ -247,7 +309,7 @@ impl State {
 
     /// Number of live inodes.
     pub(crate) fn inode_count(&self) -> usize {
-        self.inodes.len() - self.free_inos.len()
+        self.inodes.len - self.free_inos.len()
     }
 
     /// Adds a new inode and links it as `name` in `parent` (which must be a directory
@@ -285,21 +347,18 @@ impl State {
             gid,
             nlink: if is_dir { 2 } else { 1 },
             open: 0,
-            atime: now,
-            mtime: now,
-            ctime: now,
+            atime: now.into(),
+            mtime: now.into(),
+            ctime: now.into(),
             kind,
         };
         let ino = match self.free_inos.pop() {
             Some(ino) => {
-                let slot = usize::try_from(ino - 1).map_err(|_| EIO)?;
-                self.inodes[slot] = Some(inode);
+                let index = usize::try_from(ino - 1).map_err(|_| EIO)?;
+                *self.inodes.slot_mut(index).ok_or(EIO)? = Some(inode);
                 ino
             }
-            None => {
-                self.inodes.push(Some(inode));
-                self.inodes.len() as Ino
-            }
+            None => self.inodes.push(inode) as Ino + 1,
         };
         if is_dir && let Some(d) = self.get_mut(ino)?.dir_mut() {
             d.parent = parent;
@@ -308,8 +367,8 @@ impl State {
         if is_dir {
             p.nlink += 1;
         }
-        p.mtime = now;
-        p.ctime = now;
+        p.mtime = now.into();
+        p.ctime = now.into();
         p.dir_mut().ok_or(ENOTDIR)?.entries.insert(name.into(), ino);
         Ok(ino)
     }
@@ -329,8 +388,8 @@ impl State {
             .entries
             .remove(name)
             .ok_or(ENOENT)?;
-        p.mtime = now;
-        p.ctime = now;
+        p.mtime = now.into();
+        p.ctime = now.into();
         let child_is_dir = self.get(ino)?.is_dir();
         if child_is_dir {
             self.get_mut(parent)?.nlink -= 1;
@@ -338,7 +397,7 @@ impl State {
         } else {
             let child = self.get_mut(ino)?;
             child.nlink = child.nlink.saturating_sub(1);
-            child.ctime = now;
+            child.ctime = now.into();
         }
         self.release_if_unused(ino)
     }
@@ -349,8 +408,8 @@ impl State {
         if inode.nlink == 0 && inode.open == 0 {
             let freed = inode.content().map_or(0, Content::allocated);
             self.used = self.used.saturating_sub(freed);
-            let slot = usize::try_from(ino - 1).map_err(|_| EIO)?;
-            self.inodes[slot] = None;
+            let index = usize::try_from(ino - 1).map_err(|_| EIO)?;
+            *self.inodes.slot_mut(index).ok_or(EIO)? = None;
             self.free_inos.push(ino);
         }
         Ok(())
@@ -412,5 +471,17 @@ impl State {
     /// Whether a sticky directory forbids `cred` removing `victim` from `dir`.
     pub(crate) fn sticky_denies(&self, dir: &Inode, victim: &Inode, cred: &Credentials) -> bool {
         dir.mode & S_ISVTX != 0 && cred.uid != 0 && cred.uid != victim.uid && cred.uid != dir.uid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inodes_stay_small() {
+        // Per-file memory is a product goal (≤ 200 bytes beyond content); the inode is
+        // most of it.
+        assert!(std::mem::size_of::<Option<Inode>>() <= 104, "{}", std::mem::size_of::<Option<Inode>>());
     }
 }
