@@ -1,1 +1,0 @@
-//! Conformance suite for storage providers (filled in by the provider work).
