@@ -11,20 +11,39 @@ pub(crate) fn run(args: &[String]) -> Result {
     let mut seed = "0".to_owned();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let value = || it.clone().next().cloned().ok_or(format!("{arg} needs a value"));
+        let value = || {
+            it.clone()
+                .next()
+                .cloned()
+                .ok_or(format!("{arg} needs a value"))
+        };
         match arg.as_str() {
             "--ops" => ops = value()?,
             "--seed" => seed = value()?,
-            other => return Err(format!("unknown argument `{other}` (usage: cargo xtask difftest [--ops N] [--seed S])")),
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (usage: cargo xtask difftest [--ops N] [--seed S])"
+                ));
+            }
         }
         it.next();
     }
     for (name, v) in [("--ops", &ops), ("--seed", &seed)] {
-        v.parse::<u64>().map_err(|_| format!("{name} takes a whole number, not `{v}`"))?;
+        v.parse::<u64>()
+            .map_err(|_| format!("{name} takes a whole number, not `{v}`"))?;
     }
     util::run(
         util::cargo()
-            .args(["test", "--release", "-p", "memory-fs-tests", "--test", "differential", "--", "--nocapture"])
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "memory-fs-tests",
+                "--test",
+                "differential",
+                "--",
+                "--nocapture",
+            ])
             .env("MEMORY_FS_DIFF_OPS", &ops)
             .env("MEMORY_FS_DIFF_SEED", &seed),
     )

@@ -36,7 +36,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -70,7 +73,14 @@ impl Backend for Core {
         self.0.mkdir(path, 0o755).expect("mkdir");
     }
     fn create_write(&self, path: &str, data: &[u8]) {
-        let fd = self.0.open(path, OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC, 0o644).expect("open");
+        let fd = self
+            .0
+            .open(
+                path,
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC,
+                0o644,
+            )
+            .expect("open");
         self.0.write(fd, data).expect("write");
         self.0.close(fd).expect("close");
     }
@@ -90,7 +100,14 @@ impl Backend for Core {
         self.0.unlink(path).expect("unlink");
     }
     fn write_big(&self, path: &str, chunk: &[u8], chunks: usize) {
-        let mut f = self.0.open_file(path, OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC, 0o644).expect("open");
+        let mut f = self
+            .0
+            .open_file(
+                path,
+                OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC,
+                0o644,
+            )
+            .expect("open");
         for _ in 0..chunks {
             f.write_all(chunk).expect("write");
         }
@@ -158,7 +175,11 @@ impl Tmpfs {
             return None;
         }
         static N: AtomicIsize = AtomicIsize::new(0);
-        let dir = shm.join(format!("memory-fs-bench-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let dir = shm.join(format!(
+            "memory-fs-bench-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir(&dir).ok()?;
         Some(Self(dir))
     }
@@ -249,9 +270,13 @@ type Maker = (&'static str, fn() -> Option<Box<dyn Backend>>);
 
 fn makers() -> Vec<Maker> {
     vec![
-        ("memory-fs-posix", || Some(Box::new(Core(MemoryFileSystem::new())))),
+        ("memory-fs-posix", || {
+            Some(Box::new(Core(MemoryFileSystem::new())))
+        }),
         ("vfs-MemoryFS", || Some(Box::new(Vfs(vfs::MemoryFS::new())))),
-        ("std-fs-tmpfs", || Tmpfs::new().map(|t| Box::new(t) as Box<dyn Backend>)),
+        ("std-fs-tmpfs", || {
+            Tmpfs::new().map(|t| Box::new(t) as Box<dyn Backend>)
+        }),
     ]
 }
 

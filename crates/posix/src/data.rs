@@ -25,9 +25,8 @@ pub(crate) struct Content {
 enum Repr {
     /// `bytes` are the first `bytes.len()` bytes; the rest up to `len` are zeros.
     Dense(Vec<u8>),
-    /// Chunk index → `CHUNK` bytes; absent chunks are zeros. Boxed so that the
-    /// common dense case keeps the inode small.
-    Sparse(Box<BTreeMap<u64, Box<[u8]>>>),
+    /// Chunk index → `CHUNK` bytes; absent chunks are zeros.
+    Sparse(BTreeMap<u64, Box<[u8]>>),
 }
 
 impl Default for Repr {
@@ -192,7 +191,7 @@ impl Content {
                 chunk[..piece.len()].copy_from_slice(piece);
                 map.insert(i as u64, chunk);
             }
-            self.repr = Repr::Sparse(Box::new(map));
+            self.repr = Repr::Sparse(map);
         }
     }
 }

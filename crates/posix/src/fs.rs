@@ -681,7 +681,12 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
-    fn prepare_create<'p>(&self, st: &State, path: &'p str, want_dir: bool) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
+    fn prepare_create<'p>(
+        &self,
+        st: &State,
+        path: &'p str,
+        want_dir: bool,
+    ) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
@@ -743,7 +748,12 @@ impl MemoryFileSystem {
     }
 
     /// `do_rmdir` / `do_unlinkat` up to `may_delete`.
-    fn prepare_delete<'p>(&self, st: &State, path: &'p str, is_dir: bool) -> std::result::Result<(Ino, Cow<'p, str>, Ino), Errno> {
+    fn prepare_delete<'p>(
+        &self,
+        st: &State,
+        path: &'p str,
+        is_dir: bool,
+    ) -> std::result::Result<(Ino, Cow<'p, str>, Ino), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let (name, trailing) = match last {
@@ -931,7 +941,10 @@ impl MemoryFileSystem {
                 return Err(EPERM);
             }
             let p = st.get_mut(np)?;
-            p.dir_mut().ok_or(ENOTDIR)?.entries.insert(Box::from(&*name), old);
+            p.dir_mut()
+                .ok_or(ENOTDIR)?
+                .entries
+                .insert(Box::from(&*name), old);
             p.mtime = now.into();
             p.ctime = now.into();
             let oi = st.get_mut(old)?;
@@ -945,7 +958,11 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create` without the final permission check (link checks EPERM first).
-    fn prepare_create_lazy_perm<'p>(&self, st: &State, path: &'p str) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
+    fn prepare_create_lazy_perm<'p>(
+        &self,
+        st: &State,
+        path: &'p str,
+    ) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {

@@ -3,7 +3,6 @@
 //! Everything here runs under the filesystem's one lock; the public methods in
 //! `fs.rs` take it, resolve paths with `path.rs`, and call into this module.
 
-
 use crate::Credentials;
 use crate::data::Content;
 use crate::error::Errno::{self, *};
@@ -21,7 +20,10 @@ pub(crate) struct PackedTime {
 
 impl From<Timespec> for PackedTime {
     fn from(t: Timespec) -> Self {
-        Self { sec: t.sec, nsec: t.nsec }
+        Self {
+            sec: t.sec,
+            nsec: t.nsec,
+        }
     }
 }
 
@@ -105,16 +107,20 @@ struct Slab {
 
 impl Slab {
     fn slot(&self, index: usize) -> Option<&Option<Inode>> {
-        self.pages.get(index / PAGE).and_then(|p| p.get(index % PAGE))
+        self.pages
+            .get(index / PAGE)
+            .and_then(|p| p.get(index % PAGE))
     }
 
     fn slot_mut(&mut self, index: usize) -> Option<&mut Option<Inode>> {
-        self.pages.get_mut(index / PAGE).and_then(|p| p.get_mut(index % PAGE))
+        self.pages
+            .get_mut(index / PAGE)
+            .and_then(|p| p.get_mut(index % PAGE))
     }
 
     /// Appends an inode and returns its index.
     fn push(&mut self, inode: Inode) -> usize {
-        if self.len % PAGE == 0 {
+        if self.len.is_multiple_of(PAGE) {
             self.pages.push((0..PAGE).map(|_| None).collect());
         }
         let index = self.len;
@@ -482,6 +488,10 @@ mod tests {
     fn inodes_stay_small() {
         // Per-file memory is a product goal (≤ 200 bytes beyond content); the inode is
         // most of it.
-        assert!(std::mem::size_of::<Option<Inode>>() <= 104, "{}", std::mem::size_of::<Option<Inode>>());
+        assert!(
+            std::mem::size_of::<Option<Inode>>() <= 104,
+            "{}",
+            std::mem::size_of::<Option<Inode>>()
+        );
     }
 }

@@ -10,11 +10,19 @@ const RW: OpenFlags = OpenFlags::READ.union(OpenFlags::WRITE);
 const RWC: OpenFlags = RW.union(OpenFlags::CREATE);
 
 fn alice() -> Credentials {
-    Credentials { uid: 1000, gid: 1000, groups: vec![] }
+    Credentials {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![],
+    }
 }
 
 fn bob() -> Credentials {
-    Credentials { uid: 2000, gid: 2000, groups: vec![] }
+    Credentials {
+        uid: 2000,
+        gid: 2000,
+        groups: vec![],
+    }
 }
 
 /// A tree with `/d` (dir), `/d/f` ("hello"), `/l` → `d/f`, `/loop` → `loop`.
@@ -57,7 +65,22 @@ fn public_types_are_send_and_sync() {
 
 #[test]
 fn errno_numbers_are_linux() {
-    for (e, n) in [(Errno::EPERM, 1), (Errno::ENOENT, 2), (Errno::EBADF, 9), (Errno::EACCES, 13), (Errno::EEXIST, 17), (Errno::ENOTDIR, 20), (Errno::EISDIR, 21), (Errno::EINVAL, 22), (Errno::EFBIG, 27), (Errno::ENOSPC, 28), (Errno::EROFS, 30), (Errno::ENAMETOOLONG, 36), (Errno::ENOTEMPTY, 39), (Errno::ELOOP, 40)] {
+    for (e, n) in [
+        (Errno::EPERM, 1),
+        (Errno::ENOENT, 2),
+        (Errno::EBADF, 9),
+        (Errno::EACCES, 13),
+        (Errno::EEXIST, 17),
+        (Errno::ENOTDIR, 20),
+        (Errno::EISDIR, 21),
+        (Errno::EINVAL, 22),
+        (Errno::EFBIG, 27),
+        (Errno::ENOSPC, 28),
+        (Errno::EROFS, 30),
+        (Errno::ENAMETOOLONG, 36),
+        (Errno::ENOTEMPTY, 39),
+        (Errno::ELOOP, 40),
+    ] {
         assert_eq!(e.raw(), n);
         assert_eq!(Errno::from_raw(n), Some(e));
     }
@@ -98,16 +121,34 @@ fn open_cases() {
     errno(fs.open("/nope", OpenFlags::READ, 0), Errno::ENOENT);
     errno(fs.open("/d/f", RWC | OpenFlags::EXCL, 0o644), Errno::EEXIST);
     errno(fs.open("/d", OpenFlags::WRITE, 0), Errno::EISDIR);
-    errno(fs.open("/d", OpenFlags::READ | OpenFlags::CREATE, 0o644), Errno::EISDIR);
+    errno(
+        fs.open("/d", OpenFlags::READ | OpenFlags::CREATE, 0o644),
+        Errno::EISDIR,
+    );
     errno(fs.open("/new/", RWC, 0o644), Errno::EISDIR);
-    errno(fs.open("/d/f", OpenFlags::READ | OpenFlags::DIRECTORY, 0), Errno::ENOTDIR);
+    errno(
+        fs.open("/d/f", OpenFlags::READ | OpenFlags::DIRECTORY, 0),
+        Errno::ENOTDIR,
+    );
     errno(fs.open("/d/f/x", OpenFlags::READ, 0), Errno::ENOTDIR);
-    errno(fs.open("/l", OpenFlags::READ | OpenFlags::NOFOLLOW, 0), Errno::ELOOP);
-    errno(fs.open("/x", OpenFlags::CREATE | OpenFlags::DIRECTORY, 0), Errno::EINVAL);
+    errno(
+        fs.open("/l", OpenFlags::READ | OpenFlags::NOFOLLOW, 0),
+        Errno::ELOOP,
+    );
+    errno(
+        fs.open("/x", OpenFlags::CREATE | OpenFlags::DIRECTORY, 0),
+        Errno::EINVAL,
+    );
     errno(fs.open("/loop", OpenFlags::READ, 0), Errno::ELOOP);
     errno(fs.open("/..", RWC | OpenFlags::EXCL, 0o644), Errno::EEXIST);
-    errno(fs.open(&format!("/{}", "n".repeat(256)), RWC, 0o644), Errno::ENAMETOOLONG);
-    errno(fs.open(&"/a".repeat(2048), OpenFlags::READ, 0), Errno::ENAMETOOLONG);
+    errno(
+        fs.open(&format!("/{}", "n".repeat(256)), RWC, 0o644),
+        Errno::ENAMETOOLONG,
+    );
+    errno(
+        fs.open(&"/a".repeat(2048), OpenFlags::READ, 0),
+        Errno::ENAMETOOLONG,
+    );
     // Following a symlink and creating through a dangling one.
     let fd = fs.open("/l", OpenFlags::READ, 0).unwrap();
     fs.close(fd).unwrap();
@@ -131,7 +172,11 @@ fn read_write_seek_cases() {
     assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 5);
     assert_eq!(fs.lseek(fd, 10, Whence::Set).unwrap(), 10);
     assert_eq!(fs.read(fd, &mut buf).unwrap(), 0);
-    assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 10, "a read past EOF leaves the offset");
+    assert_eq!(
+        fs.lseek(fd, 0, Whence::Cur).unwrap(),
+        10,
+        "a read past EOF leaves the offset"
+    );
     assert_eq!(fs.write(fd, b"!").unwrap(), 1);
     assert_eq!(read_all(&fs, "/d/f"), b"hello\0\0\0\0\0!");
     errno(fs.lseek(fd, -1, Whence::Set), Errno::EINVAL);
@@ -161,11 +206,17 @@ fn read_write_seek_cases() {
 #[test]
 fn append_ignores_offsets() {
     let fs = fixture();
-    let fd = fs.open("/d/f", OpenFlags::WRITE | OpenFlags::APPEND, 0).unwrap();
+    let fd = fs
+        .open("/d/f", OpenFlags::WRITE | OpenFlags::APPEND, 0)
+        .unwrap();
     fs.lseek(fd, 0, Whence::Set).unwrap();
     fs.write(fd, b"1").unwrap();
     fs.pwrite(fd, b"2", 0).unwrap();
-    assert_eq!(fs.lseek(fd, 0, Whence::Cur).unwrap(), 6, "pwrite does not move the offset");
+    assert_eq!(
+        fs.lseek(fd, 0, Whence::Cur).unwrap(),
+        6,
+        "pwrite does not move the offset"
+    );
     assert_eq!(read_all(&fs, "/d/f"), b"hello12");
 }
 
@@ -194,7 +245,11 @@ fn directories_and_nlink() {
     errno(fs.rmdir("/a/f"), Errno::ENOTDIR);
     errno(fs.readdir("/a/f"), Errno::ENOTDIR);
     assert_eq!(fs.stat("/a").unwrap().mode & 0o777, 0o755);
-    assert_eq!(fs.stat("/a").unwrap().size, 80, "tmpfs counts 20 bytes per entry plus two");
+    assert_eq!(
+        fs.stat("/a").unwrap().size,
+        80,
+        "tmpfs counts 20 bytes per entry plus two"
+    );
 }
 
 #[test]
@@ -205,7 +260,10 @@ fn unlink_cases() {
     errno(fs.unlink("/d/missing"), Errno::ENOENT);
     errno(fs.unlink("/d/."), Errno::EISDIR);
     fs.unlink("/l").unwrap();
-    assert!(fs.stat("/d/f").is_ok(), "unlinking a symlink keeps its target");
+    assert!(
+        fs.stat("/d/f").is_ok(),
+        "unlinking a symlink keeps its target"
+    );
 }
 
 #[test]
@@ -237,7 +295,10 @@ fn hard_links() {
     errno(fs.link("/nope", "/h"), Errno::ENOENT);
     errno(fs.link("/d/f", "/h/"), Errno::ENOENT);
     fs.link("/l", "/l2").unwrap();
-    assert!(fs.lstat("/l2").unwrap().is_symlink(), "link does not follow a symlink");
+    assert!(
+        fs.lstat("/l2").unwrap().is_symlink(),
+        "link does not follow a symlink"
+    );
     fs.unlink("/d/f").unwrap();
     assert_eq!(fs.stat("/g").unwrap().nlink, 1);
     assert_eq!(read_all(&fs, "/g"), b"hello");
@@ -247,7 +308,10 @@ fn hard_links() {
     let a = fs.with_credentials(alice());
     let fd = a.open("/secret", RWC, 0o600).unwrap();
     a.close(fd).unwrap();
-    errno(fs.with_credentials(bob()).link("/secret", "/mine"), Errno::EPERM);
+    errno(
+        fs.with_credentials(bob()).link("/secret", "/mine"),
+        Errno::EPERM,
+    );
 }
 
 #[test]
@@ -264,7 +328,8 @@ fn symlink_cases() {
     // A chain of 40 links resolves; 41 do not.
     fs.symlink("d/f", "/s0").unwrap();
     for i in 1..=40 {
-        fs.symlink(&format!("s{}", i - 1), &format!("/s{i}")).unwrap();
+        fs.symlink(&format!("s{}", i - 1), &format!("/s{i}"))
+            .unwrap();
     }
     assert!(fs.stat("/s39").is_ok());
     errno(fs.stat("/s40"), Errno::ELOOP);
@@ -298,7 +363,10 @@ fn rename_cases() {
     fs.rename("/d/f", "/d/f").unwrap();
     fs.link("/d/f", "/same").unwrap();
     fs.rename("/d/f", "/same").unwrap();
-    assert!(fs.stat("/d/f").is_ok(), "renaming onto another link of the same file does nothing");
+    assert!(
+        fs.stat("/d/f").is_ok(),
+        "renaming onto another link of the same file does nothing"
+    );
     fs.rename("/empty/sub", "/d/sub").unwrap();
     assert_eq!(fs.stat("/d").unwrap().nlink, 3);
     assert_eq!(fs.stat("/empty").unwrap().nlink, 2);
@@ -324,13 +392,18 @@ fn permissions() {
     a.chown("/home/alice/notes", None, 1000).unwrap();
     a.chmod("/home/alice", 0o711).unwrap();
     errno(b.readdir("/home/alice"), Errno::EACCES);
-    errno(b.open("/home/alice/notes", OpenFlags::WRITE, 0), Errno::EACCES);
+    errno(
+        b.open("/home/alice/notes", OpenFlags::WRITE, 0),
+        Errno::EACCES,
+    );
     assert!(b.open("/home/alice/notes", OpenFlags::READ, 0).is_ok());
     errno(b.access("/home/alice/notes", AccessMode::W), Errno::EACCES);
-    a.access("/home/alice/notes", AccessMode::R | AccessMode::W).unwrap();
+    a.access("/home/alice/notes", AccessMode::R | AccessMode::W)
+        .unwrap();
     errno(a.access("/home/alice/notes", AccessMode::X), Errno::EACCES);
     errno(fs.access("/home/alice/notes", AccessMode::X), Errno::EACCES);
-    fs.access("/home/alice/notes", AccessMode::R | AccessMode::W).unwrap();
+    fs.access("/home/alice/notes", AccessMode::R | AccessMode::W)
+        .unwrap();
     // umask applies on create.
     let fd = a.open("/home/alice/open", RWC, 0o777).unwrap();
     a.close(fd).unwrap();
@@ -351,7 +424,11 @@ fn sticky_and_setgid_directories() {
     fs.unlink("/tmp/a").unwrap();
 
     fs.mkdir("/shared", 0o2777).unwrap();
-    assert_eq!(fs.stat("/shared").unwrap().mode & S_ISGID, 0, "mkdir drops setgid from the mode, as Linux does");
+    assert_eq!(
+        fs.stat("/shared").unwrap().mode & S_ISGID,
+        0,
+        "mkdir drops setgid from the mode, as Linux does"
+    );
     fs.chmod("/shared", 0o2777).unwrap();
     fs.chown("/shared", None, 500).unwrap();
     a.mkdir("/shared/sub", 0o755).unwrap();
@@ -395,7 +472,11 @@ fn truncate_and_sparse_files() {
     fs.close(fd).unwrap();
     let limited = MemoryFileSystem::builder().max_file_size(10).build();
     let fd = limited.open("/f", RWC, 0o644).unwrap();
-    assert_eq!(limited.write(fd, &[1; 12]).unwrap(), 10, "a write stops at the size limit");
+    assert_eq!(
+        limited.write(fd, &[1; 12]).unwrap(),
+        10,
+        "a write stops at the size limit"
+    );
     errno(limited.write(fd, b"x"), Errno::EFBIG);
     errno(limited.ftruncate(fd, 11), Errno::EFBIG);
 }
@@ -425,14 +506,28 @@ fn times_follow_the_injected_clock() {
     clock.set(Timespec::new(2000, 5));
     fs.write(fd, b"x").unwrap();
     let st = fs.fstat(fd).unwrap();
-    assert_eq!((st.mtime, st.ctime), (Timespec::new(2000, 5), Timespec::new(2000, 5)));
+    assert_eq!(
+        (st.mtime, st.ctime),
+        (Timespec::new(2000, 5), Timespec::new(2000, 5))
+    );
     assert_eq!(fs.stat("/").unwrap().mtime, Timespec::new(1000, 0));
     clock.set(Timespec::new(3000, 0));
-    fs.utimens("/f", SetTime::At(Timespec::new(10, 1)), SetTime::Omit).unwrap();
+    fs.utimens("/f", SetTime::At(Timespec::new(10, 1)), SetTime::Omit)
+        .unwrap();
     let st = fs.stat("/f").unwrap();
-    assert_eq!((st.atime, st.mtime, st.ctime), (Timespec::new(10, 1), Timespec::new(2000, 5), Timespec::new(3000, 0)));
+    assert_eq!(
+        (st.atime, st.mtime, st.ctime),
+        (
+            Timespec::new(10, 1),
+            Timespec::new(2000, 5),
+            Timespec::new(3000, 0)
+        )
+    );
     let a = fs.with_credentials(alice());
-    errno(a.utimens("/f", SetTime::At(Timespec::new(1, 0)), SetTime::Now), Errno::EPERM);
+    errno(
+        a.utimens("/f", SetTime::At(Timespec::new(1, 0)), SetTime::Now),
+        Errno::EPERM,
+    );
     errno(a.utimens("/f", SetTime::Now, SetTime::Now), Errno::EACCES);
     fs.close(fd).unwrap();
 }
@@ -489,8 +584,9 @@ fn watchers_see_events_in_order_and_unsubscribe_on_drop() {
     fs.rename("/w/sub/f", "/w/g").unwrap();
     fs.unlink("/w/g").unwrap();
     fs.mkdir("/elsewhere", 0o755).unwrap();
-    let events: Vec<(EventKind, String)> =
-        std::iter::from_fn(|| watcher.try_recv()).map(|e| (e.kind, e.path)).collect();
+    let events: Vec<(EventKind, String)> = std::iter::from_fn(|| watcher.try_recv())
+        .map(|e| (e.kind, e.path))
+        .collect();
     use EventKind::*;
     assert_eq!(
         events,
@@ -504,7 +600,9 @@ fn watchers_see_events_in_order_and_unsubscribe_on_drop() {
             (Removed, "/w/g".into()),
         ]
     );
-    let shallow_events: Vec<EventKind> = std::iter::from_fn(|| shallow.try_recv()).map(|e| e.kind).collect();
+    let shallow_events: Vec<EventKind> = std::iter::from_fn(|| shallow.try_recv())
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(shallow_events, [Created, RenamedTo, Removed]);
     assert_eq!(watcher.recv_timeout(Duration::from_millis(1)), None);
     drop(watcher);

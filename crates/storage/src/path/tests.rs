@@ -67,7 +67,7 @@ fn navigation() {
     let p = SafePath::new("a/b/c.txt").expect("valid");
     assert_eq!(p.file_name(), "c.txt");
     assert_eq!(p.parent().expect("has parent").as_str(), "a/b");
-    assert_eq!(p.segments().rev().next(), Some("c.txt"));
+    assert_eq!(p.segments().next_back(), Some("c.txt"));
     let base = SafePath::new("a").expect("valid");
     assert!(p.starts_with(&base));
     assert!(!SafePath::new("ab/c").expect("valid").starts_with(&base));
