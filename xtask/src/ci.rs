@@ -39,6 +39,10 @@ const STEPS: &[Step] = &[
         run: test,
     },
     Step {
+        name: "difftest",
+        run: difftest,
+    },
+    Step {
         name: "doc",
         run: doc,
     },
@@ -104,12 +108,24 @@ fn clippy() -> Outcome {
 }
 
 fn test() -> Outcome {
+    // The differential test runs in its own step, in release mode and with its report shown.
     outcome(util::run(util::cargo().args([
         "test",
         "--workspace",
         "--all-features",
         "--locked",
+        "--",
+        "--skip",
+        "core_matches_linux",
     ])))
+}
+
+/// Operations the differential test runs in CI (`cargo xtask difftest` runs more).
+const CI_DIFF_OPS: &str = "300000";
+
+fn difftest() -> Outcome {
+    let args = ["--ops", CI_DIFF_OPS, "--seed", "0"].map(String::from);
+    outcome(crate::difftest::run(&args))
 }
 
 fn doc() -> Outcome {
