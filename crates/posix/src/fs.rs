@@ -645,6 +645,42 @@ impl MemoryFileSystem {
         Ok(())
     }
 
+    /// The whole content of the regular file at `path` (following symlinks), read under
+    /// one lock, like `std::fs::read`.
+    ///
+    /// # Errors
+    /// `EISDIR` for a directory, `EACCES` without read permission, and the lookup errors.
+    ///
+    /// ```
+    /// use memory_fs_posix::{MemoryFileSystem, OpenFlags};
+    /// let fs = MemoryFileSystem::new();
+    /// let fd = fs.open("/f", OpenFlags::WRITE | OpenFlags::CREATE, 0o644)?;
+    /// fs.write(fd, b"data")?;
+    /// fs.close(fd)?;
+    /// assert_eq!(fs.read_file("/f")?, b"data");
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        let inner = || {
+            let st = self.lock();
+            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let inode = st.get(ino)?;
+            let content = match &inode.kind {
+                Kind::File(c) => c,
+                Kind::Dir(_) => return Err(EISDIR),
+                Kind::Symlink(_) => return Err(ELOOP),
+            };
+            if !inode.permits(&self.cred, MAY_READ) {
+                return Err(EACCES);
+            }
+            let len = usize::try_from(content.len()).map_err(|_| EFBIG)?;
+            let mut out = vec![0; len];
+            content.read_at(0, &mut out);
+            Ok(out)
+        };
+        inner().map_err(fail("read_file", path))
+    }
+
     // ----- directories -------------------------------------------------------------
 
     /// Creates a directory; `mode & 0o1777`, less the umask, becomes its permissions.

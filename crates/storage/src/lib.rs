@@ -9,7 +9,8 @@
 //! - [`StorageError`], one error with an [`ErrorKind`] that every provider maps into;
 //! - [`Capabilities`], what a provider can promise (atomic batches, conditional
 //!   create, keys nested below other keys…), so callers and the conformance suite
-//!   ask instead of special-casing providers.
+//!   ask instead of special-casing providers;
+//! - with the `testkit` feature, the conformance suite every provider runs.
 //!
 //! # Example
 //!
@@ -60,6 +61,8 @@
 mod capabilities;
 mod error;
 mod path;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};

@@ -1,0 +1,10 @@
+//! The in-memory storage provider, on the POSIX core.
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod store;
+
+pub use config::MemoryConfig;
+pub use error::MemoryError;
+pub use store::MemoryStorage;

@@ -1,0 +1,345 @@
+//! The conformance suite: public functions over `&dyn Storage` that every provider's
+//! tests run, so all providers are held to one contract.
+//!
+//! Each case assumes it gets an empty storage and asserts with `panic!`, like a test.
+//! Cases that depend on a capability check [`Storage::capabilities`] and print what
+//! they skipped; where a capability is absent they still assert the documented
+//! fallback (for example `Conflict` for nested keys on a tree-shaped provider).
+//!
+//! A provider runs the whole suite with one line:
+//!
+//! ```ignore
+//! memory_fs_storage::conformance_tests!(make = || MyStorage::new());
+//! ```
+
+use std::collections::BTreeSet;
+
+use crate::{ErrorKind, InvalidPathReason, SafePath, Storage};
+
+/// A key from a literal the suite knows to be valid.
+fn key(s: &str) -> SafePath {
+    SafePath::new(s).unwrap_or_else(|e| panic!("test key {s:?} is invalid: {e}"))
+}
+
+fn keys(storage: &dyn Storage, prefix: Option<&str>) -> Vec<String> {
+    let prefix = prefix.map(key);
+    storage
+        .files_paths(prefix.as_ref())
+        .unwrap_or_else(|e| panic!("files_paths({prefix:?}) failed: {e}"))
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+fn save(storage: &dyn Storage, k: &str, data: &[u8]) {
+    storage.file_save(&key(k), data).unwrap_or_else(|e| panic!("file_save({k:?}) failed: {e}"));
+}
+
+fn load(storage: &dyn Storage, k: &str) -> Option<Vec<u8>> {
+    storage.file_bytes(&key(k)).unwrap_or_else(|e| panic!("file_bytes({k:?}) failed: {e}"))
+}
+
+fn skipped(case: &str, needs: &str) {
+    eprintln!("skipped: {case} needs {needs}");
+}
+
+/// Save, load, exists, overwrite and delete one key.
+pub fn save_load_delete(storage: &dyn Storage) {
+    let k = key("dir/file.json");
+    assert!(!storage.file_exists(&k).expect("exists"), "a fresh storage is empty");
+    assert_eq!(storage.file_bytes(&k).expect("load"), None, "a missing key loads as None");
+    save(storage, "dir/file.json", b"{\"a\":1}");
+    assert!(storage.file_exists(&k).expect("exists"));
+    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"{\"a\":1}"[..]));
+    save(storage, "dir/file.json", b"second, longer version");
+    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"second, longer version"[..]));
+    save(storage, "dir/file.json", b"3");
+    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"3"[..]), "overwrite shrinks");
+    assert!(storage.file_delete(&k).expect("delete"), "delete reports that the key existed");
+    assert!(!storage.file_delete(&k).expect("delete"), "a second delete finds nothing");
+    assert!(!storage.file_exists(&k).expect("exists"));
+    assert_eq!(keys(storage, None), Vec::<String>::new());
+}
+
+/// An empty value is a real value: it exists, loads as empty, and lists.
+pub fn empty_value(storage: &dyn Storage) {
+    save(storage, "empty", b"");
+    assert!(storage.file_exists(&key("empty")).expect("exists"));
+    assert_eq!(load(storage, "empty"), Some(Vec::new()));
+    assert_eq!(keys(storage, None), ["empty"]);
+}
+
+/// Every byte value survives a round trip.
+pub fn binary_every_byte(storage: &dyn Storage) {
+    let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    save(storage, "bin/all-bytes", &data);
+    assert_eq!(load(storage, "bin/all-bytes"), Some(data));
+}
+
+/// A 64 MiB value survives a round trip intact.
+pub fn large_value(storage: &dyn Storage) {
+    let data: Vec<u8> = (0..64 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    save(storage, "large/blob", &data);
+    let back = load(storage, "large/blob").expect("the large value exists");
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "the large value came back different");
+}
+
+/// Unicode and other unusual but valid keys round-trip and list as given.
+pub fn unusual_keys(storage: &dyn Storage) {
+    let names = [
+        "ünïcødé/日本語.txt",
+        "emoji/😀",
+        "with space/and more",
+        "..a",
+        "a..",
+        ".hidden",
+        "back\\slash",
+        "percent%20and+plus",
+        "quote'\"",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        save(storage, name, format!("value {i}").as_bytes());
+    }
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(load(storage, name), Some(format!("value {i}").into_bytes()), "{name:?}");
+    }
+    let mut expected: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    assert_eq!(keys(storage, None), expected);
+}
+
+/// The longest valid segment (255 bytes) and key (1024 bytes) work.
+pub fn longest_keys(storage: &dyn Storage) {
+    let segment = "s".repeat(crate::MAX_SEGMENT_LEN);
+    let long_key = vec!["k".repeat(200); 5].join("/") + "/" + &"x".repeat(crate::MAX_PATH_LEN - 1005);
+    assert_eq!(long_key.len(), crate::MAX_PATH_LEN);
+    save(storage, &segment, b"segment");
+    save(storage, &long_key, b"key");
+    assert_eq!(load(storage, &segment).as_deref(), Some(&b"segment"[..]));
+    assert_eq!(load(storage, &long_key).as_deref(), Some(&b"key"[..]));
+}
+
+/// 10,000 keys: all listed, listed by prefix, and deleted.
+pub fn many_keys(storage: &dyn Storage) {
+    let mut all = BTreeSet::new();
+    for i in 0..10_000i32 {
+        let k = format!("many/{:02}/{i:05}", i % 100);
+        save(storage, &k, &i.to_le_bytes());
+        all.insert(k);
+    }
+    let listed = keys(storage, None);
+    assert_eq!(listed.len(), 10_000);
+    assert!(listed.iter().eq(all.iter()), "listing is sorted and complete");
+    let under: Vec<String> = keys(storage, Some("many/07"));
+    assert_eq!(under.len(), 100);
+    assert!(under.iter().all(|k| k.starts_with("many/07/")));
+    assert_eq!(load(storage, "many/42/00042"), Some(42i32.to_le_bytes().to_vec()));
+    let paths: Vec<SafePath> = all.iter().map(|k| key(k)).collect();
+    assert_eq!(storage.files_delete(&paths).expect("batch delete"), 10_000);
+    assert_eq!(keys(storage, None), Vec::<String>::new());
+}
+
+/// Prefixes are segment-wise: `a` covers `a` and `a/b` but not `ab`.
+pub fn prefix_listing(storage: &dyn Storage) {
+    save(storage, "ab", b"1");
+    save(storage, "a/b", b"2");
+    save(storage, "a/c/d", b"3");
+    save(storage, "b/a", b"4");
+    assert_eq!(keys(storage, Some("a")), ["a/b", "a/c/d"]);
+    assert_eq!(keys(storage, Some("a/c")), ["a/c/d"]);
+    assert_eq!(keys(storage, Some("a/c/d")), ["a/c/d"], "the prefix key itself is listed");
+    assert_eq!(keys(storage, Some("ab")), ["ab"]);
+    assert_eq!(keys(storage, Some("zz")), Vec::<String>::new());
+    assert_eq!(keys(storage, Some("a/b/c")), Vec::<String>::new());
+    assert_eq!(keys(storage, None), ["a/b", "a/c/d", "ab", "b/a"]);
+}
+
+/// `a` and `a/b` together: held by flat providers, a clean `Conflict` on tree-shaped ones.
+pub fn nested_keys(storage: &dyn Storage) {
+    save(storage, "a", b"file a");
+    let below = storage.file_save(&key("a/b"), b"below a");
+    if storage.capabilities().nested_keys {
+        below.expect("a provider with nested_keys holds a and a/b together");
+        save(storage, "ab", b"ab");
+        assert_eq!(load(storage, "a").as_deref(), Some(&b"file a"[..]));
+        assert_eq!(load(storage, "a/b").as_deref(), Some(&b"below a"[..]));
+        assert_eq!(keys(storage, Some("a")), ["a", "a/b"]);
+        assert!(storage.file_delete(&key("a")).expect("delete"));
+        assert_eq!(load(storage, "a/b").as_deref(), Some(&b"below a"[..]));
+    } else {
+        skipped("nested_keys (holding both)", "nested_keys");
+        let err = below.expect_err("a tree-shaped provider refuses a/b while a exists");
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        assert_eq!(load(storage, "a").as_deref(), Some(&b"file a"[..]), "the refusal changed nothing");
+        assert!(!storage.file_exists(&key("a/b")).expect("exists"));
+        save(storage, "x/y", b"deep");
+        let err = storage.file_save(&key("x"), b"over a directory").expect_err("x is a directory");
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        assert_eq!(load(storage, "x/y").as_deref(), Some(&b"deep"[..]));
+        assert!(!storage.file_exists(&key("x")).expect("exists"), "an implied directory is not a value");
+        assert!(!storage.file_delete(&key("x")).expect("delete"), "deleting an implied directory finds nothing");
+        assert_eq!(load(storage, "x"), None);
+    }
+}
+
+/// Batch save and delete; all-or-nothing where the provider says so.
+pub fn batches(storage: &dyn Storage) {
+    let items: Vec<(SafePath, &[u8])> =
+        (0..50).map(|i| (key(&format!("batch/{i:02}")), &b"value"[..])).collect();
+    storage.files_save(&items).expect("batch save");
+    assert_eq!(keys(storage, Some("batch")).len(), 50);
+    if storage.capabilities().atomic_batch {
+        // A batch whose last item cannot be written must leave nothing behind.
+        let bad: Vec<(SafePath, &[u8])> = vec![
+            (key("atomic/one"), &b"1"[..]),
+            (key("atomic/two"), &b"2"[..]),
+            (key("batch/00/below-a-file"), &b"3"[..]),
+        ];
+        match storage.files_save(&bad) {
+            Err(_) => assert_eq!(keys(storage, Some("atomic")), Vec::<String>::new(), "a failed atomic batch leaves nothing"),
+            Ok(()) => assert!(storage.capabilities().nested_keys, "only a nested-keys provider may accept that batch"),
+        }
+    } else {
+        skipped("batches (all-or-nothing)", "atomic_batch");
+    }
+    let paths: Vec<SafePath> = items.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(storage.files_delete(&paths).expect("batch delete"), 50);
+    assert_eq!(storage.files_delete(&paths).expect("batch delete again"), 0);
+}
+
+/// Conditional create: fails with `AlreadyExists` and leaves the value alone.
+pub fn create_if_absent(storage: &dyn Storage) {
+    let k = key("once/only");
+    storage.file_create(&k, b"first").expect("create");
+    let err = storage.file_create(&k, b"second").expect_err("the key exists");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+    assert_eq!(load(storage, "once/only").as_deref(), Some(&b"first"[..]));
+    if storage.capabilities().atomic_create {
+        let k = key("race/winner");
+        let wins = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                (0..8u8).map(|i| s.spawn(move || storage.file_create(&key("race/winner"), &[i]).is_ok())).collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).filter(|won| *won).count()
+        });
+        assert_eq!(wins, 1, "exactly one racing creator wins");
+        assert!(storage.file_exists(&k).expect("exists"));
+    } else {
+        skipped("create_if_absent (racing creators)", "atomic_create");
+    }
+}
+
+/// Several threads writing distinct and shared keys: every value is one that was written whole.
+pub fn concurrent_writers(storage: &dyn Storage) {
+    const THREADS: u8 = 6;
+    const ROUNDS: usize = 60;
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            s.spawn(move || {
+                for r in 0..ROUNDS {
+                    let own: Vec<u8> = vec![t; 1000 + r];
+                    save(storage, &format!("conc/own-{t}"), &own);
+                    let shared: Vec<u8> = vec![t; 4096];
+                    save(storage, "conc/shared", &shared);
+                    let back = load(storage, "conc/shared").expect("shared exists");
+                    assert!(back.len() == 4096 && back.iter().all(|b| *b == back[0]), "a torn shared value");
+                }
+            });
+        }
+    });
+    for t in 0..THREADS {
+        assert_eq!(load(storage, &format!("conc/own-{t}")), Some(vec![t; 1000 + ROUNDS - 1]));
+    }
+    let shared = load(storage, "conc/shared").expect("shared exists");
+    assert!(shared.len() == 4096 && shared[0] < THREADS && shared.iter().all(|b| *b == shared[0]));
+}
+
+/// `clear` removes everything, and the storage stays usable.
+pub fn clear(storage: &dyn Storage) {
+    for k in ["c/1", "c/2/3", "top"] {
+        save(storage, k, b"x");
+    }
+    storage.clear().expect("clear");
+    assert_eq!(keys(storage, None), Vec::<String>::new());
+    save(storage, "c/1", b"again");
+    assert_eq!(load(storage, "c/1").as_deref(), Some(&b"again"[..]));
+}
+
+/// Text and JSON helpers decode, and refuse bytes that are not what was asked.
+pub fn text_and_json(storage: &dyn Storage) {
+    save(storage, "t.txt", "héllo".as_bytes());
+    assert_eq!(storage.file_str(&key("t.txt")).expect("str").as_deref(), Some("héllo"));
+    save(storage, "d.json", br#"{"n": [1, 2]}"#);
+    let v = storage.file_json(&key("d.json")).expect("json").expect("exists");
+    assert_eq!(v["n"][1], 2);
+    save(storage, "bad", &[0xff, 0xfe]);
+    assert_eq!(storage.file_str(&key("bad")).expect_err("not UTF-8").kind(), ErrorKind::InvalidData);
+    assert_eq!(storage.file_json(&key("bad")).expect_err("not JSON").kind(), ErrorKind::InvalidData);
+    assert_eq!(storage.file_str(&key("missing")).expect("str"), None);
+}
+
+/// Every kind of invalid key is refused before any provider sees it, naming the input.
+pub fn invalid_keys(storage: &dyn Storage) {
+    let cases: [(&str, InvalidPathReason); 8] = [
+        ("", InvalidPathReason::Empty),
+        ("/etc/passwd", InvalidPathReason::Absolute),
+        ("a/", InvalidPathReason::TrailingSlash),
+        ("a//b", InvalidPathReason::EmptySegment),
+        ("../escape", InvalidPathReason::DotSegment),
+        ("a/./b", InvalidPathReason::DotSegment),
+        ("nul\0byte", InvalidPathReason::ControlCharacter),
+        ("line\nbreak", InvalidPathReason::ControlCharacter),
+    ];
+    for (input, reason) in &cases {
+        let err = SafePath::new(*input).expect_err(input);
+        assert_eq!(err.reason(), *reason, "{input:?}");
+        assert_eq!(err.input(), *input);
+    }
+    let too_long = "k".repeat(crate::MAX_PATH_LEN + 1);
+    assert_eq!(SafePath::new(too_long).expect_err("too long").reason(), InvalidPathReason::TooLong);
+    assert_eq!(SafePath::new("s".repeat(256)).expect_err("segment").reason(), InvalidPathReason::SegmentTooLong);
+    assert_eq!(keys(storage, None), Vec::<String>::new(), "nothing was written");
+}
+
+/// Every case of the suite, by name.
+pub const CASES: &[(&str, fn(&dyn Storage))] = &[
+    ("save_load_delete", save_load_delete),
+    ("empty_value", empty_value),
+    ("binary_every_byte", binary_every_byte),
+    ("large_value", large_value),
+    ("unusual_keys", unusual_keys),
+    ("longest_keys", longest_keys),
+    ("many_keys", many_keys),
+    ("prefix_listing", prefix_listing),
+    ("nested_keys", nested_keys),
+    ("batches", batches),
+    ("create_if_absent", create_if_absent),
+    ("concurrent_writers", concurrent_writers),
+    ("clear", clear),
+    ("text_and_json", text_and_json),
+    ("invalid_keys", invalid_keys),
+];
+
+/// Expands to one `#[test]` per conformance case, each on a fresh storage from `make`.
+///
+/// ```ignore
+/// memory_fs_storage::conformance_tests!(make = || SqliteStorage::in_memory().unwrap());
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    (make = $make:expr) => {
+        $crate::conformance_tests!(@cases $make;
+            save_load_delete empty_value binary_every_byte large_value unusual_keys
+            longest_keys many_keys prefix_listing nested_keys batches create_if_absent
+            concurrent_writers clear text_and_json invalid_keys);
+    };
+    (@cases $make:expr; $($case:ident)*) => {
+        $(
+            #[test]
+            fn $case() {
+                let storage = ($make)();
+                $crate::testkit::$case(&storage);
+            }
+        )*
+    };
+}
