@@ -343,3 +343,187 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+/// A storage that keeps `guard` alive as long as itself: a temporary directory, a test
+/// server. Forwards every call to `storage`.
+///
+/// ```ignore
+/// memory_fs_storage::conformance_tests!(make = || {
+///     let dir = tempfile::tempdir().unwrap();
+///     Guarded::new(DiskStorage::open(dir.path()).unwrap(), dir)
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Guarded<S, G> {
+    storage: S,
+    _guard: G,
+}
+
+impl<S, G> Guarded<S, G> {
+    /// `storage`, keeping `guard` alive until it is dropped.
+    pub fn new(storage: S, guard: G) -> Self {
+        Self { storage, _guard: guard }
+    }
+}
+
+impl<S: Storage, G: Send + Sync + std::fmt::Debug> Storage for Guarded<S, G> {
+    fn capabilities(&self) -> crate::Capabilities {
+        self.storage.capabilities()
+    }
+    fn file_save(&self, path: &SafePath, data: &[u8]) -> crate::Result<()> {
+        self.storage.file_save(path, data)
+    }
+    fn file_bytes(&self, path: &SafePath) -> crate::Result<Option<Vec<u8>>> {
+        self.storage.file_bytes(path)
+    }
+    fn file_exists(&self, path: &SafePath) -> crate::Result<bool> {
+        self.storage.file_exists(path)
+    }
+    fn file_delete(&self, path: &SafePath) -> crate::Result<bool> {
+        self.storage.file_delete(path)
+    }
+    fn files_paths(&self, prefix: Option<&SafePath>) -> crate::Result<Vec<SafePath>> {
+        self.storage.files_paths(prefix)
+    }
+    fn clear(&self) -> crate::Result<()> {
+        self.storage.clear()
+    }
+    fn file_create(&self, path: &SafePath, data: &[u8]) -> crate::Result<()> {
+        self.storage.file_create(path, data)
+    }
+    fn files_save(&self, items: &[(SafePath, &[u8])]) -> crate::Result<()> {
+        self.storage.files_save(items)
+    }
+    fn files_delete(&self, paths: &[SafePath]) -> crate::Result<usize> {
+        self.storage.files_delete(paths)
+    }
+}
+
+/// The crash test: a child process saves versions of many keys in a loop and is
+/// killed with `SIGKILL` at random moments; after each kill every key must hold one
+/// complete version that was written, and no acknowledged version may be lost.
+pub mod crash {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use crate::{SafePath, Storage};
+
+    /// Keys the child rewrites in turn.
+    pub const KEYS: usize = 16;
+
+    fn key(k: usize) -> SafePath {
+        SafePath::new(format!("crash/key-{k:02}")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn checksum(data: &[u8]) -> u64 {
+        data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
+    /// Version `version` of key `k`: a header, a payload whose length varies by
+    /// version, and a checksum over both.
+    pub fn value(k: usize, version: u64) -> Vec<u8> {
+        let len = 500 + (version as usize * 7919 + k * 31) % 60_000;
+        let mut data = format!("{k}:{version}:{len}:").into_bytes();
+        data.extend((0..len).map(|i| (i as u64 ^ version) as u8));
+        let sum = checksum(&data);
+        data.extend_from_slice(&sum.to_le_bytes());
+        data
+    }
+
+    /// The version a stored value holds, or a description of how it is broken.
+    pub fn parse(k: usize, data: &[u8]) -> Result<u64, String> {
+        if data.len() < 8 {
+            return Err(format!("only {} bytes", data.len()));
+        }
+        let (body, sum) = data.split_at(data.len() - 8);
+        if sum != checksum(body).to_le_bytes() {
+            return Err(format!("checksum mismatch over {} bytes (torn write)", data.len()));
+        }
+        let text = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        let mut parts = text.splitn(4, ':');
+        let (pk, pv) = (parts.next(), parts.next());
+        let version: u64 = pv.and_then(|v| v.parse().ok()).ok_or("no version in the header")?;
+        if pk != Some(&k.to_string()) {
+            return Err(format!("holds key {pk:?}'s value"));
+        }
+        if value(k, version) != data {
+            return Err(format!("version {version} has the wrong bytes"));
+        }
+        Ok(version)
+    }
+
+    /// The child's loop: continue every key from its stored version, save, print
+    /// `ack K V` after each save returns. Never returns.
+    pub fn child(storage: &dyn Storage) -> ! {
+        let mut versions: Vec<u64> = (0..KEYS)
+            .map(|k| match storage.file_bytes(&key(k)) {
+                Ok(Some(data)) => parse(k, &data).unwrap_or(0),
+                _ => 0,
+            })
+            .collect();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        loop {
+            for (k, v) in versions.iter_mut().enumerate() {
+                *v += 1;
+                if let Err(e) = storage.file_save(&key(k), &value(k, *v)) {
+                    eprintln!("crash child: save failed: {e}");
+                    std::process::exit(3);
+                }
+                let _ = writeln!(out, "ack {k} {v}");
+                let _ = out.flush();
+            }
+        }
+    }
+
+    /// Runs `kills` rounds: start the child with `spawn`, kill it at a random moment,
+    /// then check every key through a fresh `open()`. Returns the number of kills.
+    ///
+    /// # Panics
+    /// On a torn or lost value, naming the key and round.
+    pub fn run(mut spawn: impl FnMut() -> Command, open: impl Fn() -> Box<dyn Storage>, kills: usize, seed: u64) -> usize {
+        let mut acked = [0u64; KEYS];
+        let mut rng = seed | 1;
+        let mut total_acks = 0usize;
+        for round in 0..kills {
+            let mut child = spawn().stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the crash child");
+            let stdout = child.stdout.take().expect("child stdout");
+            let reader = std::thread::spawn(move || {
+                BufReader::new(stdout).lines().map_while(Result::ok).filter(|l| l.starts_with("ack ")).collect::<Vec<_>>()
+            });
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            std::thread::sleep(Duration::from_millis(20 + rng % 150));
+            child.kill().expect("SIGKILL the child");
+            let status = child.wait().expect("reap the child");
+            assert!(status.code().is_none(), "round {round}: the child exited by itself ({status}) instead of being killed");
+            for line in reader.join().expect("reader thread") {
+                let mut it = line.split_whitespace().skip(1);
+                let (Some(k), Some(v)) = (it.next().and_then(|s| s.parse::<usize>().ok()), it.next().and_then(|s| s.parse::<u64>().ok())) else { continue };
+                if k < KEYS {
+                    acked[k] = acked[k].max(v);
+                    total_acks += 1;
+                }
+            }
+            let storage = open();
+            for (k, acked) in acked.iter_mut().enumerate() {
+                match storage.file_bytes(&key(k)) {
+                    Ok(Some(data)) => match parse(k, &data) {
+                        Ok(version) => {
+                            assert!(version >= *acked, "round {round}: key {k} holds version {version}, but {acked} was acknowledged");
+                            *acked = version;
+                        }
+                        Err(why) => panic!("round {round}: key {k} is broken: {why}"),
+                    },
+                    Ok(None) => assert_eq!(*acked, 0, "round {round}: key {k} vanished after version {acked} was acknowledged"),
+                    Err(e) => panic!("round {round}: key {k} cannot be read: {e}"),
+                }
+            }
+        }
+        assert!(total_acks > 0, "the child never acknowledged a save: the test proved nothing");
+        eprintln!("crash test: {kills} kills, {total_acks} acknowledged saves checked");
+        kills
+    }
+}

@@ -1,0 +1,10 @@
+//! The local-disk storage provider.
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod store;
+
+pub use config::DiskConfig;
+pub use error::DiskError;
+pub use store::DiskStorage;
