@@ -20,6 +20,9 @@ pub struct DiskConfig {
 impl DiskConfig {
     /// Defaults for a store at `root`: `fsync` on.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), fsync: true }
+        Self {
+            root: root.into(),
+            fsync: true,
+        }
     }
 }

@@ -24,7 +24,10 @@ pub struct DiskStorage {
 }
 
 fn conflict(key: &SafePath, reason: impl Into<String>) -> StorageError {
-    StorageError::Conflict { path: key.to_string(), reason: reason.into() }
+    StorageError::Conflict {
+        path: key.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl DiskStorage {
@@ -43,8 +46,12 @@ impl DiskStorage {
     pub fn with_config(config: DiskConfig) -> Result<Self> {
         let shown = config.root.display().to_string();
         fs::create_dir_all(&config.root).map_err(|e| io("creating the store root", &shown, e))?;
-        let root = fs::canonicalize(&config.root).map_err(|e| io("resolving the store root", &shown, e))?;
-        Ok(Self { root, fsync: config.fsync })
+        let root = fs::canonicalize(&config.root)
+            .map_err(|e| io("resolving the store root", &shown, e))?;
+        Ok(Self {
+            root,
+            fsync: config.fsync,
+        })
     }
 
     /// The root directory.
@@ -54,7 +61,10 @@ impl DiskStorage {
 
     fn check_key(key: &SafePath) -> Result<()> {
         if key.file_name().starts_with(TMP_PREFIX) {
-            return Err(conflict(key, format!("names starting with `{TMP_PREFIX}` are reserved for temporary files")));
+            return Err(conflict(
+                key,
+                format!("names starting with `{TMP_PREFIX}` are reserved for temporary files"),
+            ));
         }
         Ok(())
     }
@@ -68,10 +78,17 @@ impl DiskStorage {
             dir.push(segment);
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(conflict(key, format!("`{segment}` is a symbolic link, which the disk store never follows")));
+                    return Err(conflict(
+                        key,
+                        format!(
+                            "`{segment}` is a symbolic link, which the disk store never follows"
+                        ),
+                    ));
                 }
                 Ok(m) if m.is_dir() => {}
-                Ok(_) if create => return Err(conflict(key, format!("`{segment}` on its way is a key"))),
+                Ok(_) if create => {
+                    return Err(conflict(key, format!("`{segment}` on its way is a key")));
+                }
                 Ok(_) => return Ok(None),
                 Err(e) if e.kind() == Io::NotFound && create => match fs::create_dir(&dir) {
                     Ok(()) => {}
@@ -91,12 +108,15 @@ impl DiskStorage {
 
     /// Metadata of the key's own path, refusing a symlink there.
     fn leaf(&self, key: &SafePath) -> Result<Option<(PathBuf, fs::Metadata)>> {
-        let Some(dir) = self.parent_dir(key, false)? else { return Ok(None) };
+        let Some(dir) = self.parent_dir(key, false)? else {
+            return Ok(None);
+        };
         let path = dir.join(key.file_name());
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                Err(conflict(key, "it is a symbolic link, which the disk store never follows"))
-            }
+            Ok(m) if m.file_type().is_symlink() => Err(conflict(
+                key,
+                "it is a symbolic link, which the disk store never follows",
+            )),
             Ok(m) => Ok(Some((path, m))),
             Err(e) if matches!(e.kind(), Io::NotFound | Io::NotADirectory) => Ok(None),
             Err(e) => Err(io("inspecting a key", key.as_str(), e)),
@@ -131,25 +151,36 @@ impl DiskStorage {
 
     fn sync_dir(&self, key: &SafePath, dir: &Path) -> Result<()> {
         if self.fsync {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("syncing a directory", key.as_str(), e))?;
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io("syncing a directory", key.as_str(), e))?;
         }
         Ok(())
     }
 
     fn save(&self, key: &SafePath, data: &[u8], exclusive: bool) -> Result<()> {
         Self::check_key(key)?;
-        let dir = self.parent_dir(key, true)?.ok_or_else(|| conflict(key, "its directory cannot be created"))?;
+        let dir = self
+            .parent_dir(key, true)?
+            .ok_or_else(|| conflict(key, "its directory cannot be created"))?;
         let target = dir.join(key.file_name());
         if let Ok(m) = fs::symlink_metadata(&target) {
             if m.file_type().is_symlink() {
-                return Err(conflict(key, "it is a symbolic link, which the disk store never follows"));
+                return Err(conflict(
+                    key,
+                    "it is a symbolic link, which the disk store never follows",
+                ));
             }
             if m.is_dir() {
                 return Err(conflict(key, "keys exist below it"));
             }
         }
         let tmp = self.write_temp(key, &dir, data)?;
-        let placed = if exclusive { fs::hard_link(&tmp, &target) } else { fs::rename(&tmp, &target) };
+        let placed = if exclusive {
+            fs::hard_link(&tmp, &target)
+        } else {
+            fs::rename(&tmp, &target)
+        };
         if exclusive || placed.is_err() {
             let _ = fs::remove_file(&tmp);
         }
@@ -159,7 +190,9 @@ impl DiskStorage {
                 if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
                     Err(conflict(key, "keys exist below it"))
                 } else {
-                    Err(StorageError::AlreadyExists { path: key.to_string() })
+                    Err(StorageError::AlreadyExists {
+                        path: key.to_string(),
+                    })
                 }
             }
             Err(e) if matches!(e.kind(), Io::IsADirectory | Io::DirectoryNotEmpty) => {
@@ -188,19 +221,27 @@ impl DiskStorage {
         };
         for entry in entries {
             let entry = entry.map_err(|e| io("listing a directory", rel, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             if name.starts_with(TMP_PREFIX) {
                 continue;
             }
-            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             // `file_type` does not follow symlinks: links are neither listed nor entered.
-            let kind = entry.file_type().map_err(|e| io("listing a directory", &child, e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| io("listing a directory", &child, e))?;
             if kind.is_dir() {
                 self.walk(&entry.path(), &child, out)?;
-            } else if kind.is_file() {
-                if let Ok(key) = SafePath::new(child) {
-                    out.push(key);
-                }
+            } else if kind.is_file()
+                && let Ok(key) = SafePath::new(child)
+            {
+                out.push(key);
             }
         }
         Ok(())
@@ -225,17 +266,24 @@ impl Storage for DiskStorage {
 
     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
         Self::check_key(path)?;
-        let Some((full, meta)) = self.leaf(path)? else { return Ok(None) };
+        let Some((full, meta)) = self.leaf(path)? else {
+            return Ok(None);
+        };
         if !meta.is_file() {
             return Ok(None);
         }
-        let mut file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&full) {
+        let mut file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&full)
+        {
             Ok(f) => f,
             Err(e) if e.kind() == Io::NotFound => return Ok(None),
             Err(e) => return Err(io("opening a key", path.as_str(), e)),
         };
         let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut data).map_err(|e| io("reading a key", path.as_str(), e))?;
+        file.read_to_end(&mut data)
+            .map_err(|e| io("reading a key", path.as_str(), e))?;
         Ok(Some(data))
     }
 
@@ -246,7 +294,9 @@ impl Storage for DiskStorage {
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        let Some((full, meta)) = self.leaf(path)? else { return Ok(false) };
+        let Some((full, meta)) = self.leaf(path)? else {
+            return Ok(false);
+        };
         if !meta.is_file() {
             return Ok(false);
         }
@@ -266,7 +316,9 @@ impl Storage for DiskStorage {
             None => self.walk(&self.root, "", &mut out)?,
             Some(prefix) => match self.leaf(prefix)? {
                 Some((full, m)) if m.is_dir() => self.walk(&full, prefix.as_str(), &mut out)?,
-                Some((_, m)) if m.is_file() && !prefix.file_name().starts_with(TMP_PREFIX) => out.push(prefix.clone()),
+                Some((_, m)) if m.is_file() && !prefix.file_name().starts_with(TMP_PREFIX) => {
+                    out.push(prefix.clone())
+                }
                 _ => {}
             },
         }
@@ -278,9 +330,15 @@ impl Storage for DiskStorage {
         let shown = self.root.display().to_string();
         for entry in fs::read_dir(&self.root).map_err(|e| io("listing the root", &shown, e))? {
             let entry = entry.map_err(|e| io("listing the root", &shown, e))?;
-            let kind = entry.file_type().map_err(|e| io("listing the root", &shown, e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| io("listing the root", &shown, e))?;
             let path = entry.path();
-            let removed = if kind.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            let removed = if kind.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
             removed.map_err(|e| io("clearing the store", &shown, e))?;
         }
         Ok(())

@@ -6,7 +6,10 @@ use memory_fs_storage_disk::{DiskConfig, DiskStorage};
 
 fn fresh() -> Guarded<DiskStorage, tempfile::TempDir> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = DiskConfig { fsync: false, ..DiskConfig::new(dir.path()) };
+    let config = DiskConfig {
+        fsync: false,
+        ..DiskConfig::new(dir.path())
+    };
     Guarded::new(DiskStorage::with_config(config).expect("open store"), dir)
 }
 

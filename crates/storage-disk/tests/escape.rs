@@ -19,29 +19,85 @@ fn planted_symlinks_are_never_followed() {
     symlink(outside.path().join("secret"), root.path().join("filelink")).expect("plant file link");
     let store = DiskStorage::open(root.path()).expect("open");
 
-    let refused = |r: memory_fs_storage::Result<()>| assert_eq!(r.expect_err("refused").kind(), ErrorKind::Conflict);
+    let refused = |r: memory_fs_storage::Result<()>| {
+        assert_eq!(r.expect_err("refused").kind(), ErrorKind::Conflict)
+    };
     refused(store.file_save(&key("dirlink/new"), b"escape"));
     refused(store.file_save(&key("filelink"), b"overwrite"));
     refused(store.file_create(&key("dirlink/x"), b"escape"));
-    assert_eq!(store.file_bytes(&key("filelink")).expect_err("refused").kind(), ErrorKind::Conflict);
-    assert_eq!(store.file_bytes(&key("dirlink/secret")).expect_err("refused").kind(), ErrorKind::Conflict);
-    assert_eq!(store.file_exists(&key("dirlink/secret")).expect_err("refused").kind(), ErrorKind::Conflict);
-    assert_eq!(store.file_delete(&key("filelink")).expect_err("refused").kind(), ErrorKind::Conflict);
-    assert_eq!(store.file_delete(&key("dirlink/secret")).expect_err("refused").kind(), ErrorKind::Conflict);
-    assert_eq!(store.files_paths(None).expect("list"), Vec::<SafePath>::new(), "links are not listed");
-    assert_eq!(store.files_paths(Some(&key("dirlink"))).expect_err("refused").kind(), ErrorKind::Conflict);
+    assert_eq!(
+        store
+            .file_bytes(&key("filelink"))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store
+            .file_bytes(&key("dirlink/secret"))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store
+            .file_exists(&key("dirlink/secret"))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store
+            .file_delete(&key("filelink"))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store
+            .file_delete(&key("dirlink/secret"))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.files_paths(None).expect("list"),
+        Vec::<SafePath>::new(),
+        "links are not listed"
+    );
+    assert_eq!(
+        store
+            .files_paths(Some(&key("dirlink")))
+            .expect_err("refused")
+            .kind(),
+        ErrorKind::Conflict
+    );
 
-    assert_eq!(std::fs::read(outside.path().join("secret")).expect("still there"), b"outside secret");
-    assert_eq!(std::fs::read_dir(outside.path()).expect("list outside").count(), 1, "nothing was written outside");
+    assert_eq!(
+        std::fs::read(outside.path().join("secret")).expect("still there"),
+        b"outside secret"
+    );
+    assert_eq!(
+        std::fs::read_dir(outside.path())
+            .expect("list outside")
+            .count(),
+        1,
+        "nothing was written outside"
+    );
     store.clear().expect("clear");
-    assert!(outside.path().join("secret").exists(), "clear removes the link, not its target");
+    assert!(
+        outside.path().join("secret").exists(),
+        "clear removes the link, not its target"
+    );
 }
 
 #[test]
 fn reserved_temporary_names_are_refused() {
     let root = tempfile::tempdir().expect("store root");
     let store = DiskStorage::open(root.path()).expect("open");
-    let err = store.file_save(&key("a/.memory-fs-tmp.1"), b"x").expect_err("reserved");
+    let err = store
+        .file_save(&key("a/.memory-fs-tmp.1"), b"x")
+        .expect_err("reserved");
     assert_eq!(err.kind(), ErrorKind::Conflict);
     insta::assert_snapshot!(err.to_string(), @"key a/.memory-fs-tmp.1 conflicts with an existing key: names starting with `.memory-fs-tmp.` are reserved for temporary files");
 }
@@ -53,8 +109,17 @@ fn deletes_prune_empty_directories() {
     store.file_save(&key("a/b/c/d"), b"x").expect("save");
     store.file_save(&key("a/keep"), b"y").expect("save");
     assert!(store.file_delete(&key("a/b/c/d")).expect("delete"));
-    assert!(!root.path().join("a/b").exists(), "empty directories are removed");
-    assert!(root.path().join("a").exists(), "a directory with a key stays");
+    assert!(
+        !root.path().join("a/b").exists(),
+        "empty directories are removed"
+    );
+    assert!(
+        root.path().join("a").exists(),
+        "a directory with a key stays"
+    );
     assert!(store.file_delete(&key("a/keep")).expect("delete"));
-    assert!(root.path().exists() && !root.path().join("a").exists(), "pruning stops at the root");
+    assert!(
+        root.path().exists() && !root.path().join("a").exists(),
+        "pruning stops at the root"
+    );
 }

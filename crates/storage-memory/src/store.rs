@@ -44,7 +44,10 @@ impl MemoryStorage {
     /// A store on an existing tree (shared with whoever else holds it). Files already
     /// in the tree are values; directories are implied by them.
     pub fn with_fs(fs: MemoryFileSystem) -> Self {
-        Self { fs, next: std::sync::Arc::new(AtomicU64::new(0)) }
+        Self {
+            fs,
+            next: std::sync::Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// The tree under this store.
@@ -113,7 +116,11 @@ impl MemoryStorage {
     fn place(&self, key: &SafePath, staged: &str, exclusive: bool) -> Result<()> {
         let path = Self::path(key)?;
         let attempt = |fs: &MemoryFileSystem| {
-            if exclusive { fs.link(staged, &path) } else { fs.rename(staged, &path) }
+            if exclusive {
+                fs.link(staged, &path)
+            } else {
+                fs.rename(staged, &path)
+            }
         };
         let mut result = attempt(&self.fs);
         if matches!(&result, Err(e) if e.errno() == Errno::ENOENT) {
@@ -133,7 +140,9 @@ impl MemoryStorage {
                     if self.fs.lstat(&path).is_ok_and(|s| s.is_dir()) {
                         conflict(key, "keys exist below it")
                     } else {
-                        StorageError::AlreadyExists { path: key.to_string() }
+                        StorageError::AlreadyExists {
+                            path: key.to_string(),
+                        }
                     }
                 }
                 Errno::EISDIR => conflict(key, "keys exist below it"),
@@ -178,8 +187,17 @@ impl MemoryStorage {
 
     fn remove_tree(&self, path: &str) -> Result<()> {
         for name in self.fs.readdir(path).map_err(|e| backend(path, e))? {
-            let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
-            if self.fs.lstat(&child).map_err(|e| backend(&child, e))?.is_dir() {
+            let child = if path == "/" {
+                format!("/{name}")
+            } else {
+                format!("{path}/{name}")
+            };
+            if self
+                .fs
+                .lstat(&child)
+                .map_err(|e| backend(&child, e))?
+                .is_dir()
+            {
                 self.remove_tree(&child)?;
                 self.fs.rmdir(&child).map_err(|e| backend(&child, e))?;
             } else {
@@ -190,7 +208,11 @@ impl MemoryStorage {
     }
 }
 
-fn write_all(fs: &MemoryFileSystem, fd: memory_fs_posix::Fd, mut data: &[u8]) -> std::result::Result<(), memory_fs_posix::PosixError> {
+fn write_all(
+    fs: &MemoryFileSystem,
+    fd: memory_fs_posix::Fd,
+    mut data: &[u8],
+) -> std::result::Result<(), memory_fs_posix::PosixError> {
     while !data.is_empty() {
         let n = fs.write(fd, data)?;
         data = &data[n..];
@@ -199,12 +221,17 @@ fn write_all(fs: &MemoryFileSystem, fd: memory_fs_posix::Fd, mut data: &[u8]) ->
 }
 
 fn conflict(key: &SafePath, reason: &str) -> StorageError {
-    StorageError::Conflict { path: key.to_string(), reason: reason.to_owned() }
+    StorageError::Conflict {
+        path: key.to_string(),
+        reason: reason.to_owned(),
+    }
 }
 
 impl Storage for MemoryStorage {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(BACKEND).with_atomic_write(true).with_atomic_create(true)
+        Capabilities::new(BACKEND)
+            .with_atomic_write(true)
+            .with_atomic_create(true)
     }
 
     fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
@@ -223,7 +250,9 @@ impl Storage for MemoryStorage {
         let p = Self::path(path)?;
         match self.fs.read_file(&p) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => Ok(None),
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
+                Ok(None)
+            }
             Err(e) => Err(backend(&p, e)),
         }
     }
@@ -244,7 +273,9 @@ impl Storage for MemoryStorage {
                 self.prune(path);
                 Ok(true)
             }
-            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => Ok(false),
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
+                Ok(false)
+            }
             Err(e) => Err(backend(&p, e)),
         }
     }

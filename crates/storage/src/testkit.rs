@@ -32,11 +32,15 @@ fn keys(storage: &dyn Storage, prefix: Option<&str>) -> Vec<String> {
 }
 
 fn save(storage: &dyn Storage, k: &str, data: &[u8]) {
-    storage.file_save(&key(k), data).unwrap_or_else(|e| panic!("file_save({k:?}) failed: {e}"));
+    storage
+        .file_save(&key(k), data)
+        .unwrap_or_else(|e| panic!("file_save({k:?}) failed: {e}"));
 }
 
 fn load(storage: &dyn Storage, k: &str) -> Option<Vec<u8>> {
-    storage.file_bytes(&key(k)).unwrap_or_else(|e| panic!("file_bytes({k:?}) failed: {e}"))
+    storage
+        .file_bytes(&key(k))
+        .unwrap_or_else(|e| panic!("file_bytes({k:?}) failed: {e}"))
 }
 
 fn skipped(case: &str, needs: &str) {
@@ -46,17 +50,40 @@ fn skipped(case: &str, needs: &str) {
 /// Save, load, exists, overwrite and delete one key.
 pub fn save_load_delete(storage: &dyn Storage) {
     let k = key("dir/file.json");
-    assert!(!storage.file_exists(&k).expect("exists"), "a fresh storage is empty");
-    assert_eq!(storage.file_bytes(&k).expect("load"), None, "a missing key loads as None");
+    assert!(
+        !storage.file_exists(&k).expect("exists"),
+        "a fresh storage is empty"
+    );
+    assert_eq!(
+        storage.file_bytes(&k).expect("load"),
+        None,
+        "a missing key loads as None"
+    );
     save(storage, "dir/file.json", b"{\"a\":1}");
     assert!(storage.file_exists(&k).expect("exists"));
-    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"{\"a\":1}"[..]));
+    assert_eq!(
+        load(storage, "dir/file.json").as_deref(),
+        Some(&b"{\"a\":1}"[..])
+    );
     save(storage, "dir/file.json", b"second, longer version");
-    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"second, longer version"[..]));
+    assert_eq!(
+        load(storage, "dir/file.json").as_deref(),
+        Some(&b"second, longer version"[..])
+    );
     save(storage, "dir/file.json", b"3");
-    assert_eq!(load(storage, "dir/file.json").as_deref(), Some(&b"3"[..]), "overwrite shrinks");
-    assert!(storage.file_delete(&k).expect("delete"), "delete reports that the key existed");
-    assert!(!storage.file_delete(&k).expect("delete"), "a second delete finds nothing");
+    assert_eq!(
+        load(storage, "dir/file.json").as_deref(),
+        Some(&b"3"[..]),
+        "overwrite shrinks"
+    );
+    assert!(
+        storage.file_delete(&k).expect("delete"),
+        "delete reports that the key existed"
+    );
+    assert!(
+        !storage.file_delete(&k).expect("delete"),
+        "a second delete finds nothing"
+    );
     assert!(!storage.file_exists(&k).expect("exists"));
     assert_eq!(keys(storage, None), Vec::<String>::new());
 }
@@ -78,7 +105,9 @@ pub fn binary_every_byte(storage: &dyn Storage) {
 
 /// A 64 MiB value survives a round trip intact.
 pub fn large_value(storage: &dyn Storage) {
-    let data: Vec<u8> = (0..64 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let data: Vec<u8> = (0..64 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     save(storage, "large/blob", &data);
     let back = load(storage, "large/blob").expect("the large value exists");
     assert_eq!(back.len(), data.len());
@@ -102,7 +131,11 @@ pub fn unusual_keys(storage: &dyn Storage) {
         save(storage, name, format!("value {i}").as_bytes());
     }
     for (i, name) in names.iter().enumerate() {
-        assert_eq!(load(storage, name), Some(format!("value {i}").into_bytes()), "{name:?}");
+        assert_eq!(
+            load(storage, name),
+            Some(format!("value {i}").into_bytes()),
+            "{name:?}"
+        );
     }
     let mut expected: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
     expected.sort();
@@ -112,7 +145,8 @@ pub fn unusual_keys(storage: &dyn Storage) {
 /// The longest valid segment (255 bytes) and key (1024 bytes) work.
 pub fn longest_keys(storage: &dyn Storage) {
     let segment = "s".repeat(crate::MAX_SEGMENT_LEN);
-    let long_key = vec!["k".repeat(200); 5].join("/") + "/" + &"x".repeat(crate::MAX_PATH_LEN - 1005);
+    let long_key =
+        vec!["k".repeat(200); 5].join("/") + "/" + &"x".repeat(crate::MAX_PATH_LEN - 1005);
     assert_eq!(long_key.len(), crate::MAX_PATH_LEN);
     save(storage, &segment, b"segment");
     save(storage, &long_key, b"key");
@@ -130,11 +164,17 @@ pub fn many_keys(storage: &dyn Storage) {
     }
     let listed = keys(storage, None);
     assert_eq!(listed.len(), 10_000);
-    assert!(listed.iter().eq(all.iter()), "listing is sorted and complete");
+    assert!(
+        listed.iter().eq(all.iter()),
+        "listing is sorted and complete"
+    );
     let under: Vec<String> = keys(storage, Some("many/07"));
     assert_eq!(under.len(), 100);
     assert!(under.iter().all(|k| k.starts_with("many/07/")));
-    assert_eq!(load(storage, "many/42/00042"), Some(42i32.to_le_bytes().to_vec()));
+    assert_eq!(
+        load(storage, "many/42/00042"),
+        Some(42i32.to_le_bytes().to_vec())
+    );
     let paths: Vec<SafePath> = all.iter().map(|k| key(k)).collect();
     assert_eq!(storage.files_delete(&paths).expect("batch delete"), 10_000);
     assert_eq!(keys(storage, None), Vec::<String>::new());
@@ -148,7 +188,11 @@ pub fn prefix_listing(storage: &dyn Storage) {
     save(storage, "b/a", b"4");
     assert_eq!(keys(storage, Some("a")), ["a/b", "a/c/d"]);
     assert_eq!(keys(storage, Some("a/c")), ["a/c/d"]);
-    assert_eq!(keys(storage, Some("a/c/d")), ["a/c/d"], "the prefix key itself is listed");
+    assert_eq!(
+        keys(storage, Some("a/c/d")),
+        ["a/c/d"],
+        "the prefix key itself is listed"
+    );
     assert_eq!(keys(storage, Some("ab")), ["ab"]);
     assert_eq!(keys(storage, Some("zz")), Vec::<String>::new());
     assert_eq!(keys(storage, Some("a/b/c")), Vec::<String>::new());
@@ -171,22 +215,35 @@ pub fn nested_keys(storage: &dyn Storage) {
         skipped("nested_keys (holding both)", "nested_keys");
         let err = below.expect_err("a tree-shaped provider refuses a/b while a exists");
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-        assert_eq!(load(storage, "a").as_deref(), Some(&b"file a"[..]), "the refusal changed nothing");
+        assert_eq!(
+            load(storage, "a").as_deref(),
+            Some(&b"file a"[..]),
+            "the refusal changed nothing"
+        );
         assert!(!storage.file_exists(&key("a/b")).expect("exists"));
         save(storage, "x/y", b"deep");
-        let err = storage.file_save(&key("x"), b"over a directory").expect_err("x is a directory");
+        let err = storage
+            .file_save(&key("x"), b"over a directory")
+            .expect_err("x is a directory");
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
         assert_eq!(load(storage, "x/y").as_deref(), Some(&b"deep"[..]));
-        assert!(!storage.file_exists(&key("x")).expect("exists"), "an implied directory is not a value");
-        assert!(!storage.file_delete(&key("x")).expect("delete"), "deleting an implied directory finds nothing");
+        assert!(
+            !storage.file_exists(&key("x")).expect("exists"),
+            "an implied directory is not a value"
+        );
+        assert!(
+            !storage.file_delete(&key("x")).expect("delete"),
+            "deleting an implied directory finds nothing"
+        );
         assert_eq!(load(storage, "x"), None);
     }
 }
 
 /// Batch save and delete; all-or-nothing where the provider says so.
 pub fn batches(storage: &dyn Storage) {
-    let items: Vec<(SafePath, &[u8])> =
-        (0..50).map(|i| (key(&format!("batch/{i:02}")), &b"value"[..])).collect();
+    let items: Vec<(SafePath, &[u8])> = (0..50)
+        .map(|i| (key(&format!("batch/{i:02}")), &b"value"[..]))
+        .collect();
     storage.files_save(&items).expect("batch save");
     assert_eq!(keys(storage, Some("batch")).len(), 50);
     if storage.capabilities().atomic_batch {
@@ -197,8 +254,15 @@ pub fn batches(storage: &dyn Storage) {
             (key("batch/00/below-a-file"), &b"3"[..]),
         ];
         match storage.files_save(&bad) {
-            Err(_) => assert_eq!(keys(storage, Some("atomic")), Vec::<String>::new(), "a failed atomic batch leaves nothing"),
-            Ok(()) => assert!(storage.capabilities().nested_keys, "only a nested-keys provider may accept that batch"),
+            Err(_) => assert_eq!(
+                keys(storage, Some("atomic")),
+                Vec::<String>::new(),
+                "a failed atomic batch leaves nothing"
+            ),
+            Ok(()) => assert!(
+                storage.capabilities().nested_keys,
+                "only a nested-keys provider may accept that batch"
+            ),
         }
     } else {
         skipped("batches (all-or-nothing)", "atomic_batch");
@@ -212,15 +276,22 @@ pub fn batches(storage: &dyn Storage) {
 pub fn create_if_absent(storage: &dyn Storage) {
     let k = key("once/only");
     storage.file_create(&k, b"first").expect("create");
-    let err = storage.file_create(&k, b"second").expect_err("the key exists");
+    let err = storage
+        .file_create(&k, b"second")
+        .expect_err("the key exists");
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
     assert_eq!(load(storage, "once/only").as_deref(), Some(&b"first"[..]));
     if storage.capabilities().atomic_create {
         let k = key("race/winner");
         let wins = std::thread::scope(|s| {
-            let handles: Vec<_> =
-                (0..8u8).map(|i| s.spawn(move || storage.file_create(&key("race/winner"), &[i]).is_ok())).collect();
-            handles.into_iter().map(|h| h.join().expect("thread")).filter(|won| *won).count()
+            let handles: Vec<_> = (0..8u8)
+                .map(|i| s.spawn(move || storage.file_create(&key("race/winner"), &[i]).is_ok()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .filter(|won| *won)
+                .count()
         });
         assert_eq!(wins, 1, "exactly one racing creator wins");
         assert!(storage.file_exists(&k).expect("exists"));
@@ -242,13 +313,19 @@ pub fn concurrent_writers(storage: &dyn Storage) {
                     let shared: Vec<u8> = vec![t; 4096];
                     save(storage, "conc/shared", &shared);
                     let back = load(storage, "conc/shared").expect("shared exists");
-                    assert!(back.len() == 4096 && back.iter().all(|b| *b == back[0]), "a torn shared value");
+                    assert!(
+                        back.len() == 4096 && back.iter().all(|b| *b == back[0]),
+                        "a torn shared value"
+                    );
                 }
             });
         }
     });
     for t in 0..THREADS {
-        assert_eq!(load(storage, &format!("conc/own-{t}")), Some(vec![t; 1000 + ROUNDS - 1]));
+        assert_eq!(
+            load(storage, &format!("conc/own-{t}")),
+            Some(vec![t; 1000 + ROUNDS - 1])
+        );
     }
     let shared = load(storage, "conc/shared").expect("shared exists");
     assert!(shared.len() == 4096 && shared[0] < THREADS && shared.iter().all(|b| *b == shared[0]));
@@ -268,13 +345,25 @@ pub fn clear(storage: &dyn Storage) {
 /// Text and JSON helpers decode, and refuse bytes that are not what was asked.
 pub fn text_and_json(storage: &dyn Storage) {
     save(storage, "t.txt", "héllo".as_bytes());
-    assert_eq!(storage.file_str(&key("t.txt")).expect("str").as_deref(), Some("héllo"));
+    assert_eq!(
+        storage.file_str(&key("t.txt")).expect("str").as_deref(),
+        Some("héllo")
+    );
     save(storage, "d.json", br#"{"n": [1, 2]}"#);
-    let v = storage.file_json(&key("d.json")).expect("json").expect("exists");
+    let v = storage
+        .file_json(&key("d.json"))
+        .expect("json")
+        .expect("exists");
     assert_eq!(v["n"][1], 2);
     save(storage, "bad", &[0xff, 0xfe]);
-    assert_eq!(storage.file_str(&key("bad")).expect_err("not UTF-8").kind(), ErrorKind::InvalidData);
-    assert_eq!(storage.file_json(&key("bad")).expect_err("not JSON").kind(), ErrorKind::InvalidData);
+    assert_eq!(
+        storage.file_str(&key("bad")).expect_err("not UTF-8").kind(),
+        ErrorKind::InvalidData
+    );
+    assert_eq!(
+        storage.file_json(&key("bad")).expect_err("not JSON").kind(),
+        ErrorKind::InvalidData
+    );
     assert_eq!(storage.file_str(&key("missing")).expect("str"), None);
 }
 
@@ -296,13 +385,28 @@ pub fn invalid_keys(storage: &dyn Storage) {
         assert_eq!(err.input(), *input);
     }
     let too_long = "k".repeat(crate::MAX_PATH_LEN + 1);
-    assert_eq!(SafePath::new(too_long).expect_err("too long").reason(), InvalidPathReason::TooLong);
-    assert_eq!(SafePath::new("s".repeat(256)).expect_err("segment").reason(), InvalidPathReason::SegmentTooLong);
-    assert_eq!(keys(storage, None), Vec::<String>::new(), "nothing was written");
+    assert_eq!(
+        SafePath::new(too_long).expect_err("too long").reason(),
+        InvalidPathReason::TooLong
+    );
+    assert_eq!(
+        SafePath::new("s".repeat(256))
+            .expect_err("segment")
+            .reason(),
+        InvalidPathReason::SegmentTooLong
+    );
+    assert_eq!(
+        keys(storage, None),
+        Vec::<String>::new(),
+        "nothing was written"
+    );
 }
 
+/// One conformance case.
+pub type Case = fn(&dyn Storage);
+
 /// Every case of the suite, by name.
-pub const CASES: &[(&str, fn(&dyn Storage))] = &[
+pub const CASES: &[(&str, Case)] = &[
     ("save_load_delete", save_load_delete),
     ("empty_value", empty_value),
     ("binary_every_byte", binary_every_byte),
@@ -362,7 +466,10 @@ pub struct Guarded<S, G> {
 impl<S, G> Guarded<S, G> {
     /// `storage`, keeping `guard` alive until it is dropped.
     pub fn new(storage: S, guard: G) -> Self {
-        Self { storage, _guard: guard }
+        Self {
+            storage,
+            _guard: guard,
+        }
     }
 }
 
@@ -417,7 +524,9 @@ pub mod crash {
     }
 
     fn checksum(data: &[u8]) -> u64 {
-        data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+        data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
     }
 
     /// Version `version` of key `k`: a header, a payload whose length varies by
@@ -438,12 +547,17 @@ pub mod crash {
         }
         let (body, sum) = data.split_at(data.len() - 8);
         if sum != checksum(body).to_le_bytes() {
-            return Err(format!("checksum mismatch over {} bytes (torn write)", data.len()));
+            return Err(format!(
+                "checksum mismatch over {} bytes (torn write)",
+                data.len()
+            ));
         }
         let text = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
         let mut parts = text.splitn(4, ':');
         let (pk, pv) = (parts.next(), parts.next());
-        let version: u64 = pv.and_then(|v| v.parse().ok()).ok_or("no version in the header")?;
+        let version: u64 = pv
+            .and_then(|v| v.parse().ok())
+            .ok_or("no version in the header")?;
         if pk != Some(&k.to_string()) {
             return Err(format!("holds key {pk:?}'s value"));
         }
@@ -482,15 +596,28 @@ pub mod crash {
     ///
     /// # Panics
     /// On a torn or lost value, naming the key and round.
-    pub fn run(mut spawn: impl FnMut() -> Command, open: impl Fn() -> Box<dyn Storage>, kills: usize, seed: u64) -> usize {
+    pub fn run(
+        mut spawn: impl FnMut() -> Command,
+        open: impl Fn() -> Box<dyn Storage>,
+        kills: usize,
+        seed: u64,
+    ) -> usize {
         let mut acked = [0u64; KEYS];
         let mut rng = seed | 1;
         let mut total_acks = 0usize;
         for round in 0..kills {
-            let mut child = spawn().stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the crash child");
+            let mut child = spawn()
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start the crash child");
             let stdout = child.stdout.take().expect("child stdout");
             let reader = std::thread::spawn(move || {
-                BufReader::new(stdout).lines().map_while(Result::ok).filter(|l| l.starts_with("ack ")).collect::<Vec<_>>()
+                BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                    .filter(|l| l.starts_with("ack "))
+                    .collect::<Vec<_>>()
             });
             rng ^= rng << 13;
             rng ^= rng >> 7;
@@ -498,10 +625,18 @@ pub mod crash {
             std::thread::sleep(Duration::from_millis(20 + rng % 150));
             child.kill().expect("SIGKILL the child");
             let status = child.wait().expect("reap the child");
-            assert!(status.code().is_none(), "round {round}: the child exited by itself ({status}) instead of being killed");
+            assert!(
+                status.code().is_none(),
+                "round {round}: the child exited by itself ({status}) instead of being killed"
+            );
             for line in reader.join().expect("reader thread") {
                 let mut it = line.split_whitespace().skip(1);
-                let (Some(k), Some(v)) = (it.next().and_then(|s| s.parse::<usize>().ok()), it.next().and_then(|s| s.parse::<u64>().ok())) else { continue };
+                let (Some(k), Some(v)) = (
+                    it.next().and_then(|s| s.parse::<usize>().ok()),
+                    it.next().and_then(|s| s.parse::<u64>().ok()),
+                ) else {
+                    continue;
+                };
                 if k < KEYS {
                     acked[k] = acked[k].max(v);
                     total_acks += 1;
@@ -512,17 +647,26 @@ pub mod crash {
                 match storage.file_bytes(&key(k)) {
                     Ok(Some(data)) => match parse(k, &data) {
                         Ok(version) => {
-                            assert!(version >= *acked, "round {round}: key {k} holds version {version}, but {acked} was acknowledged");
+                            assert!(
+                                version >= *acked,
+                                "round {round}: key {k} holds version {version}, but {acked} was acknowledged"
+                            );
                             *acked = version;
                         }
                         Err(why) => panic!("round {round}: key {k} is broken: {why}"),
                     },
-                    Ok(None) => assert_eq!(*acked, 0, "round {round}: key {k} vanished after version {acked} was acknowledged"),
+                    Ok(None) => assert_eq!(
+                        *acked, 0,
+                        "round {round}: key {k} vanished after version {acked} was acknowledged"
+                    ),
                     Err(e) => panic!("round {round}: key {k} cannot be read: {e}"),
                 }
             }
         }
-        assert!(total_acks > 0, "the child never acknowledged a save: the test proved nothing");
+        assert!(
+            total_acks > 0,
+            "the child never acknowledged a save: the test proved nothing"
+        );
         eprintln!("crash test: {kills} kills, {total_acks} acknowledged saves checked");
         kills
     }

@@ -1,0 +1,10 @@
+//! The SQLite storage provider.
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod store;
+
+pub use config::SqliteConfig;
+pub use error::SqliteError;
+pub use store::SqliteStorage;

@@ -1,0 +1,20 @@
+//! The whole conformance suite against the SQLite provider, in memory and on a file.
+
+mod in_memory {
+    use memory_fs_storage_sqlite::SqliteStorage;
+
+    memory_fs_storage::conformance_tests!(make = || SqliteStorage::in_memory().expect("open"));
+}
+
+mod on_file {
+    use memory_fs_storage::testkit::Guarded;
+    use memory_fs_storage_sqlite::{SqliteConfig, SqliteStorage};
+
+    fn fresh() -> Guarded<SqliteStorage, tempfile::TempDir> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = SqliteConfig::file(dir.path().join("store.db")).synchronous_normal();
+        Guarded::new(SqliteStorage::with_config(config).expect("open"), dir)
+    }
+
+    memory_fs_storage::conformance_tests!(make = fresh);
+}
