@@ -271,7 +271,7 @@ impl Kv for RawSqlite {
 type Make = Box<dyn Fn() -> (Box<dyn Kv>, Option<tempfile::TempDir>)>;
 
 fn contenders() -> Vec<(&'static str, &'static str, Make)> {
-    let disk = || tempfile::tempdir_in(std::env::var_os("MEMORY_FS_BENCH_DIR").unwrap_or_else(|| "target".into())).expect("temp dir");
+    let disk = || tempfile::tempdir_in(std::env::var_os("MEMORY_FS_BENCH_DIR").unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into())).expect("temp dir");
     vec![
         ("memory", "memory-fs-storage-memory", Box::new(|| (Box::new(Provider::new(MemoryStorage::new())) as Box<dyn Kv>, None))),
         ("memory", "object_store-InMemory", Box::new(|| (Box::new(ObjStore::new(object_store::memory::InMemory::new())) as Box<dyn Kv>, None))),

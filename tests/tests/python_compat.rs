@@ -1,0 +1,206 @@
+//! Compatibility with the Python `memory-fs` 0.41 package, on the stores it wrote
+//! (`../shared/fixtures/python-memory-fs/`, described by `cases.json`).
+//!
+//! Both directions: every case is read back with the same data, and replaying the
+//! case's operations with the same clock writes the same bytes — except the two
+//! metadata fields Python never fills (`chain_hash`, `previous_version_path`), which are
+//! compared as `null` after checking ours, and the one case where Python's metadata is
+//! stale by its own bug.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use memory_fs_file::{File, FileConfig, FileError, FileId, FileMetadata, FileType, FixedClock, chain_hash};
+use memory_fs_storage::{SafePath, Storage};
+use memory_fs_storage_memory::MemoryStorage;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/python-memory-fs");
+    assert!(
+        dir.join("cases.json").is_file(),
+        "the Python fixtures are missing: expected {} (the `shared` folder must sit beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+fn cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures().join("cases.json")).expect("read cases.json");
+    let all: Value = serde_json::from_str(&text).expect("cases.json is JSON");
+    all["cases"].as_array().expect("cases array").clone()
+}
+
+/// Every file of a case directory, as (key, bytes), sorted.
+fn case_files(case: &Value) -> Vec<(String, Vec<u8>)> {
+    let dir = fixtures().join(case["dir"].as_str().expect("dir"));
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read fixture dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let key = path.strip_prefix(base).expect("below base").to_string_lossy().into_owned();
+                out.push((key, std::fs::read(&path).expect("read fixture file")));
+            }
+        }
+    }
+    walk(&dir, &dir, &mut out);
+    out.sort();
+    out
+}
+
+fn load_store(case: &Value) -> Arc<MemoryStorage> {
+    let store = Arc::new(MemoryStorage::new());
+    for (key, bytes) in case_files(case) {
+        store.file_save(&SafePath::new(key).expect("fixture key"), &bytes).expect("load fixture");
+    }
+    store
+}
+
+fn file_type(case: &Value) -> FileType {
+    serde_json::from_value(case["file_type"].clone()).expect("file_type")
+}
+
+/// The config the case's last `file` operation used.
+fn config(case: &Value, file_paths: &Value) -> FileConfig {
+    let id = FileId::new(case["file_id_stored"].as_str().expect("id")).expect("stored ids are valid");
+    let paths: Vec<String> = serde_json::from_value(file_paths.clone()).expect("file_paths");
+    let mut config = FileConfig::new(id, file_type(case)).with_paths(paths);
+    if let Some(key) = case["file_key"].as_str() {
+        config = config.with_key(key);
+    }
+    config
+}
+
+fn last_file_paths(case: &Value) -> Value {
+    case["operations"].as_array().expect("ops").iter().rev().find(|o| o["op"] == "file").expect("a file op")["file_paths"].clone()
+}
+
+#[test]
+fn python_stores_read_back_with_the_same_data() {
+    for case in cases() {
+        let name = case["name"].as_str().expect("name");
+        let store = load_store(&case);
+        let file = File::from_config(store.clone(), config(&case, &last_file_paths(&case)));
+        assert_eq!(file.exists().expect("exists"), case["exists"].as_bool().expect("exists"), "{name}");
+        let expected = &case["expected_content"];
+        if name == "update_stale_metadata" {
+            // Python rewrote the content but not the metadata: we report it, naming the path.
+            match file.load_json() {
+                Err(FileError::HashMismatch { path, .. }) => assert_eq!(path, "latest/counter.json"),
+                other => panic!("{name}: expected a hash mismatch, got {other:?}"),
+            }
+            let raw = file.bytes_unverified().expect("unverified").expect("content");
+            assert_eq!(serde_json::from_slice::<Value>(&raw).expect("json"), expected["value"]);
+            continue;
+        }
+        match expected["encoding"].as_str().expect("encoding") {
+            "json" => assert_eq!(file.load_json().expect("load"), Some(expected["value"].clone()), "{name}"),
+            "string" => assert_eq!(file.load_text().expect("load").as_deref(), expected["value"].as_str(), "{name}"),
+            "base64" => {
+                let want = base64::engine::general_purpose::STANDARD.decode(expected["value"].as_str().expect("b64")).expect("b64");
+                assert_eq!(file.load_bytes().expect("load"), Some(want), "{name}");
+            }
+            // Python reads an empty file back as nothing; it is a real, empty file.
+            "none" => assert_eq!(file.load_text().expect("load").as_deref(), Some(""), "{name}"),
+            other => panic!("{name}: unknown expected encoding {other}"),
+        }
+        if let Some(meta) = file.metadata().expect("metadata") {
+            assert_eq!(meta.chain_hash, None, "{name}: Python leaves chain_hash null");
+        }
+    }
+}
+
+fn metadata_timestamp(case: &Value, returned: &Value) -> i64 {
+    let returned: Vec<&str> = returned.as_array().expect("paths").iter().filter_map(Value::as_str).collect();
+    case["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["kind"] == "metadata" && returned.contains(&f["path"].as_str().unwrap_or("")))
+        .and_then(|f| f["metadata_timestamp_ms"].as_i64())
+        .or_else(|| case["clock"]["metadata_timestamp_ms"].as_i64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn replaying_python_operations_writes_the_same_bytes() {
+    for case in cases() {
+        let name = case["name"].as_str().expect("name").to_owned();
+        let store = Arc::new(MemoryStorage::new());
+        let mut file: Option<File> = None;
+        for op in case["operations"].as_array().expect("ops") {
+            match op["op"].as_str().expect("op") {
+                "file" => file = Some(File::from_config(store.clone(), config(&case, &op["file_paths"]))),
+                "increment_version" => file = None,
+                "create" | "update" => {
+                    let f = file.clone().expect("a file op came first").with_clock(Arc::new(FixedClock(metadata_timestamp(&case, &op["returned_paths"]))));
+                    let input = &op["input"];
+                    match input["encoding"].as_str().expect("encoding") {
+                        "json" => f.save_json(&input["value"]),
+                        "string" => f.save_text(input["value"].as_str().expect("text")),
+                        _ => f.save_bytes(&base64::engine::general_purpose::STANDARD.decode(input["value"].as_str().expect("b64")).expect("b64")),
+                    }
+                    .unwrap_or_else(|e| panic!("{name}: save failed: {e}"));
+                    file = Some(f);
+                }
+                "metadata__update" => {
+                    let data = op["input"]["value"].as_object().expect("data").clone();
+                    file.as_ref().expect("file").update_data(data).expect("update data");
+                }
+                other => panic!("{name}: unknown op {other}"),
+            }
+        }
+        let expected = case_files(&case);
+        let mut ours: Vec<(String, Vec<u8>)> = store
+            .files_paths(None)
+            .expect("list")
+            .into_iter()
+            .map(|k| {
+                let bytes = store.file_bytes(&k).expect("load").expect("exists");
+                (k.to_string(), bytes)
+            })
+            .collect();
+        ours.sort();
+        let keys = |v: &[(String, Vec<u8>)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&ours), keys(&expected), "{name}: the same keys");
+        for ((key, mine), (_, theirs)) in ours.iter().zip(&expected) {
+            if !key.ends_with(".metadata") {
+                assert!(mine == theirs, "{name}: {key} differs:\nours:   {}\npython: {}", String::from_utf8_lossy(mine), String::from_utf8_lossy(theirs));
+                continue;
+            }
+            let mut meta = FileMetadata::from_json(key, mine).expect("our metadata parses");
+            let content_key = key.trim_end_matches(".metadata");
+            let content = &ours.iter().find(|(k, _)| k == content_key).expect("content beside metadata").1;
+            // Our additions, checked, then set to what Python writes.
+            let expected_chain = match &meta.previous_version_path {
+                // A second save at the same place chains from the first.
+                None if name == "update_stale_metadata" => {
+                    let first = memory_fs_file::python_json(&case["operations"][1]["input"]["value"], 2);
+                    chain_hash(Some(&chain_hash(None, first.as_bytes())), content)
+                }
+                Some(prev) => {
+                    let prev_meta_key = format!("{prev}.metadata");
+                    let prev_bytes = &ours.iter().find(|(k, _)| *k == prev_meta_key).expect("previous version metadata").1;
+                    let prev = FileMetadata::from_json(&prev_meta_key, prev_bytes).expect("parse");
+                    chain_hash(prev.chain_hash.as_deref(), content)
+                }
+                None => chain_hash(None, content),
+            };
+            assert_eq!(meta.chain_hash.as_deref(), Some(expected_chain.as_str()), "{name}: {key} chain hash");
+            meta.chain_hash = None;
+            meta.previous_version_path = None;
+            if name == "update_stale_metadata" {
+                // Python kept the first save's hash and size; ours describes the content.
+                assert_eq!(meta.content_hash, memory_fs_file::content_hash(content), "{name}");
+                assert_eq!(meta.content_size, content.len() as u64, "{name}");
+                continue;
+            }
+            let mine = meta.to_json();
+            assert_eq!(mine, String::from_utf8_lossy(theirs), "{name}: {key}");
+        }
+    }
+}
