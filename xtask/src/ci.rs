@@ -43,6 +43,10 @@ const STEPS: &[Step] = &[
         run: difftest,
     },
     Step {
+        name: "python-compat",
+        run: python_compat,
+    },
+    Step {
         name: "doc",
         run: doc,
     },
@@ -126,6 +130,10 @@ const CI_DIFF_OPS: &str = "300000";
 fn difftest() -> Outcome {
     let args = ["--ops", CI_DIFF_OPS, "--seed", "0"].map(String::from);
     outcome(crate::difftest::run(&args))
+}
+
+fn python_compat() -> Outcome {
+    outcome(crate::python::run(&[]))
 }
 
 fn doc() -> Outcome {

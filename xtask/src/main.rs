@@ -5,6 +5,7 @@
 mod ci;
 mod difftest;
 mod layering;
+mod python;
 mod util;
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ commands:
   ci         every check: fmt, layering, clippy, tests, docs (and the optional suites)
   layering   check internal crate dependencies against the layer table
   difftest   the POSIX core against Linux: [--ops N] [--seed S] (release mode)
+  python-compat  live compatibility with Python memory-fs 0.41, both directions
 ";
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "layering" => layering::run(rest),
         "difftest" => difftest::run(rest),
+        "python-compat" => python::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -14,6 +14,13 @@ pub(crate) fn workspace_root() -> PathBuf {
         .map_or_else(|| manifest.to_path_buf(), Path::to_path_buf)
 }
 
+/// The cache directory for tools the tasks install (Python virtual environments…):
+/// `$MEMORY_FS_CACHE` if set, else `<workspace>/target/xtask-cache`.
+pub(crate) fn cache_dir() -> PathBuf {
+    std::env::var_os("MEMORY_FS_CACHE")
+        .map_or_else(|| workspace_root().join("target").join("xtask-cache"), PathBuf::from)
+}
+
 /// Prints `$ program args…` and runs it from the workspace root, failing on a non-zero exit.
 pub(crate) fn run(cmd: &mut Command) -> Result {
     let status = status(cmd)?;
@@ -46,4 +53,10 @@ pub(crate) fn describe(cmd: &Command) -> String {
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Prints a loud, impossible-to-miss skip notice.
+pub(crate) fn skip_loudly(what: &str, why: &str) {
+    let bar = "!".repeat(78);
+    eprintln!("\n{bar}\n!! SKIPPED: {what}\n!! reason: {why}\n{bar}\n");
 }
