@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use futures::executor::block_on;
 use futures::TryStreamExt;
+use futures::executor::block_on;
 use memory_fs_storage::{SafePath, Storage};
 use memory_fs_storage_disk::{DiskConfig, DiskStorage};
 use memory_fs_storage_memory::MemoryStorage;
@@ -48,7 +48,13 @@ struct Provider<S>(S, Vec<SafePath>, SafePath);
 
 impl<S: Storage> Provider<S> {
     fn new(s: S) -> Self {
-        Self(s, (0..N).map(|i| SafePath::new(key(i)).expect("key")).collect(), SafePath::new("big/value").expect("key"))
+        Self(
+            s,
+            (0..N)
+                .map(|i| SafePath::new(key(i)).expect("key"))
+                .collect(),
+            SafePath::new("big/value").expect("key"),
+        )
     }
 }
 
@@ -57,7 +63,10 @@ impl<S: Storage> Kv for Provider<S> {
         self.0.file_save(&self.1[i], data).expect("save");
     }
     fn load(&self, i: usize) -> usize {
-        self.0.file_bytes(&self.1[i]).expect("load").map_or(0, |v| v.len())
+        self.0
+            .file_bytes(&self.1[i])
+            .expect("load")
+            .map_or(0, |v| v.len())
     }
     fn exists(&self, i: usize) -> bool {
         self.0.file_exists(&self.1[i]).expect("exists")
@@ -72,7 +81,10 @@ impl<S: Storage> Kv for Provider<S> {
         self.0.file_save(&self.2, data).expect("save");
     }
     fn load_big(&self) -> usize {
-        self.0.file_bytes(&self.2).expect("load").map_or(0, |v| v.len())
+        self.0
+            .file_bytes(&self.2)
+            .expect("load")
+            .map_or(0, |v| v.len())
     }
 }
 
@@ -89,22 +101,32 @@ impl<O: ObjectStore> Kv for ObjStore<O> {
         block_on(self.0.put(&self.1[i], PutPayload::from(data.to_vec()))).expect("put");
     }
     fn load(&self, i: usize) -> usize {
-        block_on(async { self.0.get(&self.1[i]).await?.bytes().await }).expect("get").len()
+        block_on(async { self.0.get(&self.1[i]).await?.bytes().await })
+            .expect("get")
+            .len()
     }
     fn exists(&self, i: usize) -> bool {
         block_on(self.0.head(&self.1[i])).is_ok()
     }
     fn list(&self) -> usize {
-        block_on(self.0.list(None).try_collect::<Vec<_>>()).expect("list").len()
+        block_on(self.0.list(None).try_collect::<Vec<_>>())
+            .expect("list")
+            .len()
     }
     fn delete(&self, i: usize) {
         block_on(self.0.delete(&self.1[i])).expect("delete");
     }
     fn save_big(&self, data: &[u8]) {
-        block_on(self.0.put(&OsPath::from("big/value"), PutPayload::from(data.to_vec()))).expect("put");
+        block_on(
+            self.0
+                .put(&OsPath::from("big/value"), PutPayload::from(data.to_vec())),
+        )
+        .expect("put");
     }
     fn load_big(&self) -> usize {
-        block_on(async { self.0.get(&OsPath::from("big/value")).await?.bytes().await }).expect("get").len()
+        block_on(async { self.0.get(&OsPath::from("big/value")).await?.bytes().await })
+            .expect("get")
+            .len()
     }
 }
 
@@ -125,11 +147,19 @@ impl Vfs {
                 }
             }
         }
-        self.0.create_file(path).expect("create").write_all(data).expect("write");
+        self.0
+            .create_file(path)
+            .expect("create")
+            .write_all(data)
+            .expect("write");
     }
     fn get(&self, path: &str) -> usize {
         let mut out = Vec::new();
-        self.0.open_file(path).expect("open").read_to_end(&mut out).expect("read");
+        self.0
+            .open_file(path)
+            .expect("open")
+            .read_to_end(&mut out)
+            .expect("read");
         out.len()
     }
     fn walk(&self, dir: &str) -> usize {
@@ -138,7 +168,11 @@ impl Vfs {
             .expect("read_dir")
             .map(|name| {
                 let p = format!("{dir}/{name}");
-                if self.0.metadata(&p).expect("stat").file_type == vfs::VfsFileType::Directory { self.walk(&p) } else { 1 }
+                if self.0.metadata(&p).expect("stat").file_type == vfs::VfsFileType::Directory {
+                    self.walk(&p)
+                } else {
+                    1
+                }
             })
             .sum()
     }
@@ -194,7 +228,11 @@ impl Kv for RawFs {
                 .expect("read_dir")
                 .map(|e| {
                     let e = e.expect("entry");
-                    if e.file_type().expect("type").is_dir() { walk(&e.path()) } else { 1 }
+                    if e.file_type().expect("type").is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
                 })
                 .sum()
         }
@@ -212,8 +250,9 @@ impl Kv for RawFs {
     }
 }
 
-/// Raw rusqlite: the same table and pragmas, prepared statements, autocommit.
-struct RawSqlite(rusqlite::Connection);
+/// Raw rusqlite: the same table and pragmas, prepared statements, autocommit, keys
+/// built before timing (as the provider's are).
+struct RawSqlite(rusqlite::Connection, Vec<String>);
 
 impl RawSqlite {
     fn new(path: &std::path::Path) -> Self {
@@ -223,7 +262,7 @@ impl RawSqlite {
              CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;",
         )
         .expect("schema");
-        Self(c)
+        Self(c, (0..N).map(key).collect())
     }
     fn put(&self, k: &str, data: &[u8]) {
         self.0
@@ -244,21 +283,36 @@ impl RawSqlite {
 
 impl Kv for RawSqlite {
     fn save(&self, i: usize, data: &[u8]) {
-        self.put(&key(i), data);
+        self.put(&self.1[i], data);
     }
     fn load(&self, i: usize) -> usize {
-        self.get(&key(i))
+        self.get(&self.1[i])
     }
     fn exists(&self, i: usize) -> bool {
-        self.0.prepare_cached("SELECT 1 FROM files WHERE path = ?1").expect("prepare").exists([key(i)]).expect("exists")
+        self.0
+            .prepare_cached("SELECT 1 FROM files WHERE path = ?1")
+            .expect("prepare")
+            .exists([&self.1[i]])
+            .expect("exists")
     }
     fn list(&self) -> usize {
-        let mut stmt = self.0.prepare_cached("SELECT path FROM files ORDER BY path").expect("prepare");
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).expect("query");
-        rows.map(|r| r.expect("row")).count()
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT path FROM files ORDER BY path")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("query");
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .expect("rows")
+            .len()
     }
     fn delete(&self, i: usize) {
-        self.0.prepare_cached("DELETE FROM files WHERE path = ?1").expect("prepare").execute([key(i)]).expect("delete");
+        self.0
+            .prepare_cached("DELETE FROM files WHERE path = ?1")
+            .expect("prepare")
+            .execute([&self.1[i]])
+            .expect("delete");
     }
     fn save_big(&self, data: &[u8]) {
         self.put("big/value", data);
@@ -271,34 +325,96 @@ impl Kv for RawSqlite {
 type Make = Box<dyn Fn() -> (Box<dyn Kv>, Option<tempfile::TempDir>)>;
 
 fn contenders() -> Vec<(&'static str, &'static str, Make)> {
-    let disk = || tempfile::tempdir_in(std::env::var_os("MEMORY_FS_BENCH_DIR").unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into())).expect("temp dir");
+    let disk = || {
+        tempfile::tempdir_in(
+            std::env::var_os("MEMORY_FS_BENCH_DIR")
+                .unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into()),
+        )
+        .expect("temp dir")
+    };
     vec![
-        ("memory", "memory-fs-storage-memory", Box::new(|| (Box::new(Provider::new(MemoryStorage::new())) as Box<dyn Kv>, None))),
-        ("memory", "object_store-InMemory", Box::new(|| (Box::new(ObjStore::new(object_store::memory::InMemory::new())) as Box<dyn Kv>, None))),
-        ("memory", "vfs-MemoryFS", Box::new(|| (Box::new(Vfs(vfs::MemoryFS::new())) as Box<dyn Kv>, None))),
-        ("disk", "memory-fs-storage-disk", Box::new(move || {
-            let d = disk();
-            let s = DiskStorage::with_config(DiskConfig { fsync: false, ..DiskConfig::new(d.path()) }).expect("open");
-            (Box::new(Provider::new(s)) as Box<dyn Kv>, Some(d))
-        })),
-        ("disk", "std-fs", Box::new(move || {
-            let d = disk();
-            (Box::new(RawFs(d.path().to_path_buf())) as Box<dyn Kv>, Some(d))
-        })),
-        ("disk", "object_store-LocalFileSystem", Box::new(move || {
-            let d = disk();
-            let s = object_store::local::LocalFileSystem::new_with_prefix(d.path()).expect("local");
-            (Box::new(ObjStore::new(s)) as Box<dyn Kv>, Some(d))
-        })),
-        ("sqlite", "memory-fs-storage-sqlite", Box::new(move || {
-            let d = disk();
-            let s = SqliteStorage::with_config(SqliteConfig::file(d.path().join("s.db")).synchronous_normal()).expect("open");
-            (Box::new(Provider::new(s)) as Box<dyn Kv>, Some(d))
-        })),
-        ("sqlite", "rusqlite-raw", Box::new(move || {
-            let d = disk();
-            (Box::new(RawSqlite::new(&d.path().join("s.db"))) as Box<dyn Kv>, Some(d))
-        })),
+        (
+            "memory",
+            "memory-fs-storage-memory",
+            Box::new(|| {
+                (
+                    Box::new(Provider::new(MemoryStorage::new())) as Box<dyn Kv>,
+                    None,
+                )
+            }),
+        ),
+        (
+            "memory",
+            "object_store-InMemory",
+            Box::new(|| {
+                (
+                    Box::new(ObjStore::new(object_store::memory::InMemory::new())) as Box<dyn Kv>,
+                    None,
+                )
+            }),
+        ),
+        (
+            "memory",
+            "vfs-MemoryFS",
+            Box::new(|| (Box::new(Vfs(vfs::MemoryFS::new())) as Box<dyn Kv>, None)),
+        ),
+        (
+            "disk",
+            "memory-fs-storage-disk",
+            Box::new(move || {
+                let d = disk();
+                let s = DiskStorage::with_config(DiskConfig {
+                    fsync: false,
+                    ..DiskConfig::new(d.path())
+                })
+                .expect("open");
+                (Box::new(Provider::new(s)) as Box<dyn Kv>, Some(d))
+            }),
+        ),
+        (
+            "disk",
+            "std-fs",
+            Box::new(move || {
+                let d = disk();
+                (
+                    Box::new(RawFs(d.path().to_path_buf())) as Box<dyn Kv>,
+                    Some(d),
+                )
+            }),
+        ),
+        (
+            "disk",
+            "object_store-LocalFileSystem",
+            Box::new(move || {
+                let d = disk();
+                let s =
+                    object_store::local::LocalFileSystem::new_with_prefix(d.path()).expect("local");
+                (Box::new(ObjStore::new(s)) as Box<dyn Kv>, Some(d))
+            }),
+        ),
+        (
+            "sqlite",
+            "memory-fs-storage-sqlite",
+            Box::new(move || {
+                let d = disk();
+                let s = SqliteStorage::with_config(
+                    SqliteConfig::file(d.path().join("s.db")).synchronous_normal(),
+                )
+                .expect("open");
+                (Box::new(Provider::new(s)) as Box<dyn Kv>, Some(d))
+            }),
+        ),
+        (
+            "sqlite",
+            "rusqlite-raw",
+            Box::new(move || {
+                let d = disk();
+                (
+                    Box::new(RawSqlite::new(&d.path().join("s.db"))) as Box<dyn Kv>,
+                    Some(d),
+                )
+            }),
+        ),
     ]
 }
 
@@ -320,25 +436,37 @@ fn small(c: &mut Criterion) {
         g.warm_up_time(Duration::from_millis(500));
         g.measurement_time(Duration::from_secs(2));
         g.bench_function(format!("save_1KiB/{name}"), |b| {
-            b.iter_batched(&make, |(kv, guard)| {
-                for i in 0..N {
-                    kv.save(i, &data);
-                }
-                (kv, guard)
-            }, BatchSize::PerIteration);
+            b.iter_batched(
+                &make,
+                |(kv, guard)| {
+                    for i in 0..N {
+                        kv.save(i, &data);
+                    }
+                    (kv, guard)
+                },
+                BatchSize::PerIteration,
+            );
         });
         let (kv, _guard) = filled(&make);
-        g.bench_function(format!("load/{name}"), |b| b.iter(|| (0..N).map(|i| kv.load(i)).sum::<usize>()));
-        g.bench_function(format!("exists/{name}"), |b| b.iter(|| (0..N).filter(|i| kv.exists(*i)).count()));
+        g.bench_function(format!("load/{name}"), |b| {
+            b.iter(|| (0..N).map(|i| kv.load(i)).sum::<usize>())
+        });
+        g.bench_function(format!("exists/{name}"), |b| {
+            b.iter(|| (0..N).filter(|i| kv.exists(*i)).count())
+        });
         g.bench_function(format!("list/{name}"), |b| b.iter(|| black_box(kv.list())));
         drop((kv, _guard));
         g.bench_function(format!("delete/{name}"), |b| {
-            b.iter_batched(|| filled(&make), |(kv, guard)| {
-                for i in 0..N {
-                    kv.delete(i);
-                }
-                (kv, guard)
-            }, BatchSize::PerIteration);
+            b.iter_batched(
+                || filled(&make),
+                |(kv, guard)| {
+                    for i in 0..N {
+                        kv.delete(i);
+                    }
+                    (kv, guard)
+                },
+                BatchSize::PerIteration,
+            );
         });
         g.finish();
     }
@@ -354,7 +482,9 @@ fn big(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(3));
         let (kv, _guard) = make();
         g.bench_function(format!("save/{name}"), |b| b.iter(|| kv.save_big(&data)));
-        g.bench_function(format!("load/{name}"), |b| b.iter(|| black_box(kv.load_big())));
+        g.bench_function(format!("load/{name}"), |b| {
+            b.iter(|| black_box(kv.load_big()))
+        });
         g.finish();
     }
 }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use memory_fs_file::{File, FileConfig, FileError, FileId, FileMetadata, FileType, FixedClock, chain_hash};
+use memory_fs_file::{
+    File, FileConfig, FileError, FileId, FileMetadata, FileType, FixedClock, chain_hash,
+};
 use memory_fs_storage::{SafePath, Storage};
 use memory_fs_storage_memory::MemoryStorage;
 use serde_json::Value;
@@ -42,7 +44,11 @@ fn case_files(case: &Value) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 walk(base, &path, out);
             } else {
-                let key = path.strip_prefix(base).expect("below base").to_string_lossy().into_owned();
+                let key = path
+                    .strip_prefix(base)
+                    .expect("below base")
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((key, std::fs::read(&path).expect("read fixture file")));
             }
         }
@@ -55,7 +61,9 @@ fn case_files(case: &Value) -> Vec<(String, Vec<u8>)> {
 fn load_store(case: &Value) -> Arc<MemoryStorage> {
     let store = Arc::new(MemoryStorage::new());
     for (key, bytes) in case_files(case) {
-        store.file_save(&SafePath::new(key).expect("fixture key"), &bytes).expect("load fixture");
+        store
+            .file_save(&SafePath::new(key).expect("fixture key"), &bytes)
+            .expect("load fixture");
     }
     store
 }
@@ -66,7 +74,8 @@ fn file_type(case: &Value) -> FileType {
 
 /// The config the case's last `file` operation used.
 fn config(case: &Value, file_paths: &Value) -> FileConfig {
-    let id = FileId::new(case["file_id_stored"].as_str().expect("id")).expect("stored ids are valid");
+    let id =
+        FileId::new(case["file_id_stored"].as_str().expect("id")).expect("stored ids are valid");
     let paths: Vec<String> = serde_json::from_value(file_paths.clone()).expect("file_paths");
     let mut config = FileConfig::new(id, file_type(case)).with_paths(paths);
     if let Some(key) = case["file_key"].as_str() {
@@ -76,7 +85,14 @@ fn config(case: &Value, file_paths: &Value) -> FileConfig {
 }
 
 fn last_file_paths(case: &Value) -> Value {
-    case["operations"].as_array().expect("ops").iter().rev().find(|o| o["op"] == "file").expect("a file op")["file_paths"].clone()
+    case["operations"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .rev()
+        .find(|o| o["op"] == "file")
+        .expect("a file op")["file_paths"]
+        .clone()
 }
 
 #[test]
@@ -85,37 +101,71 @@ fn python_stores_read_back_with_the_same_data() {
         let name = case["name"].as_str().expect("name");
         let store = load_store(&case);
         let file = File::from_config(store.clone(), config(&case, &last_file_paths(&case)));
-        assert_eq!(file.exists().expect("exists"), case["exists"].as_bool().expect("exists"), "{name}");
+        assert_eq!(
+            file.exists().expect("exists"),
+            case["exists"].as_bool().expect("exists"),
+            "{name}"
+        );
         let expected = &case["expected_content"];
         if name == "update_stale_metadata" {
             // Python rewrote the content but not the metadata: we report it, naming the path.
             match file.load_json() {
-                Err(FileError::HashMismatch { path, .. }) => assert_eq!(path, "latest/counter.json"),
+                Err(FileError::HashMismatch { path, .. }) => {
+                    assert_eq!(path, "latest/counter.json")
+                }
                 other => panic!("{name}: expected a hash mismatch, got {other:?}"),
             }
-            let raw = file.bytes_unverified().expect("unverified").expect("content");
-            assert_eq!(serde_json::from_slice::<Value>(&raw).expect("json"), expected["value"]);
+            let raw = file
+                .bytes_unverified()
+                .expect("unverified")
+                .expect("content");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&raw).expect("json"),
+                expected["value"]
+            );
             continue;
         }
         match expected["encoding"].as_str().expect("encoding") {
-            "json" => assert_eq!(file.load_json().expect("load"), Some(expected["value"].clone()), "{name}"),
-            "string" => assert_eq!(file.load_text().expect("load").as_deref(), expected["value"].as_str(), "{name}"),
+            "json" => assert_eq!(
+                file.load_json().expect("load"),
+                Some(expected["value"].clone()),
+                "{name}"
+            ),
+            "string" => assert_eq!(
+                file.load_text().expect("load").as_deref(),
+                expected["value"].as_str(),
+                "{name}"
+            ),
             "base64" => {
-                let want = base64::engine::general_purpose::STANDARD.decode(expected["value"].as_str().expect("b64")).expect("b64");
+                let want = base64::engine::general_purpose::STANDARD
+                    .decode(expected["value"].as_str().expect("b64"))
+                    .expect("b64");
                 assert_eq!(file.load_bytes().expect("load"), Some(want), "{name}");
             }
             // Python reads an empty file back as nothing; it is a real, empty file.
-            "none" => assert_eq!(file.load_text().expect("load").as_deref(), Some(""), "{name}"),
+            "none" => assert_eq!(
+                file.load_text().expect("load").as_deref(),
+                Some(""),
+                "{name}"
+            ),
             other => panic!("{name}: unknown expected encoding {other}"),
         }
         if let Some(meta) = file.metadata().expect("metadata") {
-            assert_eq!(meta.chain_hash, None, "{name}: Python leaves chain_hash null");
+            assert_eq!(
+                meta.chain_hash, None,
+                "{name}: Python leaves chain_hash null"
+            );
         }
     }
 }
 
 fn metadata_timestamp(case: &Value, returned: &Value) -> i64 {
-    let returned: Vec<&str> = returned.as_array().expect("paths").iter().filter_map(Value::as_str).collect();
+    let returned: Vec<&str> = returned
+        .as_array()
+        .expect("paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     case["files"]
         .as_array()
         .expect("files")
@@ -134,22 +184,40 @@ fn replaying_python_operations_writes_the_same_bytes() {
         let mut file: Option<File> = None;
         for op in case["operations"].as_array().expect("ops") {
             match op["op"].as_str().expect("op") {
-                "file" => file = Some(File::from_config(store.clone(), config(&case, &op["file_paths"]))),
+                "file" => {
+                    file = Some(File::from_config(
+                        store.clone(),
+                        config(&case, &op["file_paths"]),
+                    ))
+                }
                 "increment_version" => file = None,
                 "create" | "update" => {
-                    let f = file.clone().expect("a file op came first").with_clock(Arc::new(FixedClock(metadata_timestamp(&case, &op["returned_paths"]))));
+                    let f = file
+                        .clone()
+                        .expect("a file op came first")
+                        .with_clock(Arc::new(FixedClock(metadata_timestamp(
+                            &case,
+                            &op["returned_paths"],
+                        ))));
                     let input = &op["input"];
                     match input["encoding"].as_str().expect("encoding") {
                         "json" => f.save_json(&input["value"]),
                         "string" => f.save_text(input["value"].as_str().expect("text")),
-                        _ => f.save_bytes(&base64::engine::general_purpose::STANDARD.decode(input["value"].as_str().expect("b64")).expect("b64")),
+                        _ => f.save_bytes(
+                            &base64::engine::general_purpose::STANDARD
+                                .decode(input["value"].as_str().expect("b64"))
+                                .expect("b64"),
+                        ),
                     }
                     .unwrap_or_else(|e| panic!("{name}: save failed: {e}"));
                     file = Some(f);
                 }
                 "metadata__update" => {
                     let data = op["input"]["value"].as_object().expect("data").clone();
-                    file.as_ref().expect("file").update_data(data).expect("update data");
+                    file.as_ref()
+                        .expect("file")
+                        .update_data(data)
+                        .expect("update data");
                 }
                 other => panic!("{name}: unknown op {other}"),
             }
@@ -169,33 +237,55 @@ fn replaying_python_operations_writes_the_same_bytes() {
         assert_eq!(keys(&ours), keys(&expected), "{name}: the same keys");
         for ((key, mine), (_, theirs)) in ours.iter().zip(&expected) {
             if !key.ends_with(".metadata") {
-                assert!(mine == theirs, "{name}: {key} differs:\nours:   {}\npython: {}", String::from_utf8_lossy(mine), String::from_utf8_lossy(theirs));
+                assert!(
+                    mine == theirs,
+                    "{name}: {key} differs:\nours:   {}\npython: {}",
+                    String::from_utf8_lossy(mine),
+                    String::from_utf8_lossy(theirs)
+                );
                 continue;
             }
             let mut meta = FileMetadata::from_json(key, mine).expect("our metadata parses");
             let content_key = key.trim_end_matches(".metadata");
-            let content = &ours.iter().find(|(k, _)| k == content_key).expect("content beside metadata").1;
+            let content = &ours
+                .iter()
+                .find(|(k, _)| k == content_key)
+                .expect("content beside metadata")
+                .1;
             // Our additions, checked, then set to what Python writes.
             let expected_chain = match &meta.previous_version_path {
                 // A second save at the same place chains from the first.
                 None if name == "update_stale_metadata" => {
-                    let first = memory_fs_file::python_json(&case["operations"][1]["input"]["value"], 2);
+                    let first =
+                        memory_fs_file::python_json(&case["operations"][1]["input"]["value"], 2);
                     chain_hash(Some(&chain_hash(None, first.as_bytes())), content)
                 }
                 Some(prev) => {
                     let prev_meta_key = format!("{prev}.metadata");
-                    let prev_bytes = &ours.iter().find(|(k, _)| *k == prev_meta_key).expect("previous version metadata").1;
+                    let prev_bytes = &ours
+                        .iter()
+                        .find(|(k, _)| *k == prev_meta_key)
+                        .expect("previous version metadata")
+                        .1;
                     let prev = FileMetadata::from_json(&prev_meta_key, prev_bytes).expect("parse");
                     chain_hash(prev.chain_hash.as_deref(), content)
                 }
                 None => chain_hash(None, content),
             };
-            assert_eq!(meta.chain_hash.as_deref(), Some(expected_chain.as_str()), "{name}: {key} chain hash");
+            assert_eq!(
+                meta.chain_hash.as_deref(),
+                Some(expected_chain.as_str()),
+                "{name}: {key} chain hash"
+            );
             meta.chain_hash = None;
             meta.previous_version_path = None;
             if name == "update_stale_metadata" {
                 // Python kept the first save's hash and size; ours describes the content.
-                assert_eq!(meta.content_hash, memory_fs_file::content_hash(content), "{name}");
+                assert_eq!(
+                    meta.content_hash,
+                    memory_fs_file::content_hash(content),
+                    "{name}"
+                );
                 assert_eq!(meta.content_size, content.len() as u64, "{name}");
                 continue;
             }

@@ -14,7 +14,9 @@ use memory_fs_storage_disk::DiskStorage;
 use serde_json::{Value, json};
 
 fn python() -> String {
-    std::env::var("MEMORY_FS_PYTHON").expect("MEMORY_FS_PYTHON names a Python with memory-fs==0.41.0 (run `cargo xtask python-compat`)")
+    std::env::var("MEMORY_FS_PYTHON").expect(
+        "MEMORY_FS_PYTHON names a Python with memory-fs==0.41.0 (run `cargo xtask python-compat`)",
+    )
 }
 
 fn script() -> std::path::PathBuf {
@@ -22,9 +24,22 @@ fn script() -> std::path::PathBuf {
 }
 
 fn run_python(args: &[&str]) -> Value {
-    let out = Command::new(python()).arg(script()).args(args).output().expect("start python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("python printed {:?}: {e}", String::from_utf8_lossy(&out.stdout)))
+    let out = Command::new(python())
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("start python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python printed {:?}: {e}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 fn file_type(name: &str) -> FileType {
@@ -45,28 +60,48 @@ fn python_writes_we_read() {
     let storage = Arc::new(DiskStorage::open(dir.path()).expect("open store"));
     for entry in manifest.as_array().expect("manifest") {
         let id = FileId::new(entry["file_id"].as_str().expect("id")).expect("valid id");
-        let paths: Vec<String> = serde_json::from_value(entry["file_paths"].clone()).expect("paths");
+        let paths: Vec<String> =
+            serde_json::from_value(entry["file_paths"].clone()).expect("paths");
         let ty = file_type(entry["type"].as_str().expect("type"));
-        let file = File::from_config(storage.clone(), FileConfig::new(id, ty.clone()).with_paths(paths));
+        let file = File::from_config(
+            storage.clone(),
+            FileConfig::new(id, ty.clone()).with_paths(paths),
+        );
         assert!(file.exists().expect("exists"), "{entry}");
         let expected = &entry["expected"];
         match expected["encoding"].as_str().expect("encoding") {
-            "json" => assert_eq!(file.load_json().expect("load"), Some(expected["value"].clone())),
-            "string" => assert_eq!(file.load_text().expect("load").as_deref(), expected["value"].as_str()),
+            "json" => assert_eq!(
+                file.load_json().expect("load"),
+                Some(expected["value"].clone())
+            ),
+            "string" => assert_eq!(
+                file.load_text().expect("load").as_deref(),
+                expected["value"].as_str()
+            ),
             "base64" => {
-                let want = base64::engine::general_purpose::STANDARD.decode(expected["value"].as_str().expect("b64")).expect("b64");
+                let want = base64::engine::general_purpose::STANDARD
+                    .decode(expected["value"].as_str().expect("b64"))
+                    .expect("b64");
                 assert_eq!(file.load_bytes().expect("load"), Some(want));
             }
             other => panic!("unexpected encoding {other}"),
         }
         let stored = memory_fs_file::FileConfig::from_json(
             "config",
-            &std::fs::read(dir.path().join(format!("latest/{}.{}.config", entry["file_id"].as_str().expect("id"), ty.file_extension))).expect("config"),
+            &std::fs::read(dir.path().join(format!(
+                "latest/{}.{}.config",
+                entry["file_id"].as_str().expect("id"),
+                ty.file_extension
+            )))
+            .expect("config"),
         )
         .expect("Python's config parses");
         assert_eq!(stored.file_type, ty, "Python's file type is ours");
     }
-    eprintln!("python wrote {} files; all read back", manifest.as_array().map_or(0, Vec::len));
+    eprintln!(
+        "python wrote {} files; all read back",
+        manifest.as_array().map_or(0, Vec::len)
+    );
 }
 
 #[test]
@@ -75,36 +110,69 @@ fn we_write_python_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let storage = Arc::new(DiskStorage::open(dir.path()).expect("open store"));
     let cases = [
-        ("rs-json", "json", json!({"n": 2, "f": 1e20, "s": "naïve ✓ 😀", "list": [1.5, null, false]})),
+        (
+            "rs-json",
+            "json",
+            json!({"n": 2, "f": 1e20, "s": "naïve ✓ 😀", "list": [1.5, null, false]}),
+        ),
         ("rs-text", "text", json!("written by Rust\nline 2\n")),
         ("rs-md", "markdown", json!("# From Rust\n")),
-        ("rs-bin", "binary", json!(base64::engine::general_purpose::STANDARD.encode([0u8, 1, 2, 255]))),
+        (
+            "rs-bin",
+            "binary",
+            json!(base64::engine::general_purpose::STANDARD.encode([0u8, 1, 2, 255])),
+        ),
     ];
     let mut manifest = Vec::new();
     for (id, ty, value) in &cases {
-        let file = File::builder(storage.clone(), FileId::new(*id).expect("id"), file_type(ty))
-            .handlers([PathHandler::latest(), PathHandler::custom("backup")])
-            .build()
-            .expect("file");
+        let file = File::builder(
+            storage.clone(),
+            FileId::new(*id).expect("id"),
+            file_type(ty),
+        )
+        .handlers([PathHandler::latest(), PathHandler::custom("backup")])
+        .build()
+        .expect("file");
         match *ty {
             "json" => file.save_json(value),
-            "binary" => file.save_bytes(&base64::engine::general_purpose::STANDARD.decode(value.as_str().expect("b64")).expect("b64")),
+            "binary" => file.save_bytes(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(value.as_str().expect("b64"))
+                    .expect("b64"),
+            ),
             _ => file.save_text(value.as_str().expect("text")),
         }
         .expect("save");
         manifest.push(json!({"file_id": id, "type": ty, "file_paths": file.config().file_paths}));
     }
     let manifest_path = dir.path().join("manifest.json.txt");
-    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("write manifest");
-    let results = run_python(&["read", dir.path().to_str().expect("utf-8"), manifest_path.to_str().expect("utf-8")]);
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json"))
+        .expect("write manifest");
+    let results = run_python(&[
+        "read",
+        dir.path().to_str().expect("utf-8"),
+        manifest_path.to_str().expect("utf-8"),
+    ]);
     for ((id, ty, value), result) in cases.iter().zip(results.as_array().expect("results")) {
         assert_eq!(result["file_id"], *id);
         assert_eq!(result["exists"], true, "{id}");
         let content = &result["content"];
         match *ty {
-            "json" => assert_eq!(content, &json!({"encoding": "json", "value": value}), "{id}"),
-            "binary" => assert_eq!(content, &json!({"encoding": "base64", "value": value}), "{id}"),
-            _ => assert_eq!(content, &json!({"encoding": "string", "value": value}), "{id}"),
+            "json" => assert_eq!(
+                content,
+                &json!({"encoding": "json", "value": value}),
+                "{id}"
+            ),
+            "binary" => assert_eq!(
+                content,
+                &json!({"encoding": "base64", "value": value}),
+                "{id}"
+            ),
+            _ => assert_eq!(
+                content,
+                &json!({"encoding": "string", "value": value}),
+                "{id}"
+            ),
         }
     }
     eprintln!("we wrote {} files; python read them all back", cases.len());

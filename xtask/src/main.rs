@@ -18,6 +18,7 @@ commands:
   layering   check internal crate dependencies against the layer table
   difftest   the POSIX core against Linux: [--ops N] [--seed S] (release mode)
   python-compat  live compatibility with Python memory-fs 0.41, both directions
+  bench-python   the Python package's own timings beside the file-layer benchmark
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         "layering" => layering::run(rest),
         "difftest" => difftest::run(rest),
         "python-compat" => python::run(rest),
+        "bench-python" => python::bench(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -17,8 +17,10 @@ pub(crate) fn workspace_root() -> PathBuf {
 /// The cache directory for tools the tasks install (Python virtual environments…):
 /// `$MEMORY_FS_CACHE` if set, else `<workspace>/target/xtask-cache`.
 pub(crate) fn cache_dir() -> PathBuf {
-    std::env::var_os("MEMORY_FS_CACHE")
-        .map_or_else(|| workspace_root().join("target").join("xtask-cache"), PathBuf::from)
+    std::env::var_os("MEMORY_FS_CACHE").map_or_else(
+        || workspace_root().join("target").join("xtask-cache"),
+        PathBuf::from,
+    )
 }
 
 /// Prints `$ program args…` and runs it from the workspace root, failing on a non-zero exit.

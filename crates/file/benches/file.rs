@@ -23,10 +23,14 @@ fn main() {
         "address": {"city": "Lisboa", "zip": "1000-001", "country": "PT"},
         "note": "a small JSON document of about two hundred bytes"
     });
-    let json_file = File::builder(storage.clone(), FileId::new("bench-doc").expect("id"), FileType::json())
-        .handlers([PathHandler::latest()])
-        .build()
-        .expect("file");
+    let json_file = File::builder(
+        storage.clone(),
+        FileId::new("bench-doc").expect("id"),
+        FileType::json(),
+    )
+    .handlers([PathHandler::latest()])
+    .build()
+    .expect("file");
     json_file.save_json(&doc).expect("save");
     let size = json_file.bytes().expect("bytes").map_or(0, |b| b.len());
     eprintln!("JSON content size: {size} bytes");
@@ -34,8 +38,12 @@ fn main() {
     let mut g = c.benchmark_group("file_layer");
     g.sample_size(50);
     g.measurement_time(Duration::from_secs(3));
-    g.bench_function("save_json_210B", |b| b.iter(|| json_file.save_json(black_box(&doc)).expect("save")));
-    g.bench_function("load_json_210B", |b| b.iter(|| json_file.load_json().expect("load")));
+    g.bench_function("save_json_210B", |b| {
+        b.iter(|| json_file.save_json(black_box(&doc)).expect("save"))
+    });
+    g.bench_function("load_json_210B", |b| {
+        b.iter(|| json_file.load_json().expect("load"))
+    });
     g.bench_function("exists", |b| b.iter(|| json_file.exists().expect("exists")));
     g.bench_function("delete", |b| {
         b.iter_batched(
@@ -45,12 +53,18 @@ fn main() {
         )
     });
     let big = vec![0x5au8; 16 << 20];
-    let bin = File::builder(storage.clone(), FileId::new("bench-bin").expect("id"), FileType::binary())
-        .handlers([PathHandler::latest()])
-        .build()
-        .expect("file");
+    let bin = File::builder(
+        storage.clone(),
+        FileId::new("bench-bin").expect("id"),
+        FileType::binary(),
+    )
+    .handlers([PathHandler::latest()])
+    .build()
+    .expect("file");
     g.sample_size(10);
-    g.bench_function("save_binary_16MiB", |b| b.iter(|| bin.save_bytes(black_box(&big)).expect("save")));
+    g.bench_function("save_binary_16MiB", |b| {
+        b.iter(|| bin.save_bytes(black_box(&big)).expect("save"))
+    });
     g.finish();
     c.final_summary();
 }

@@ -57,7 +57,9 @@ pub enum FileError {
         detail: String,
     },
     /// The content's MD5 prefix disagrees with its metadata.
-    #[error("content {path} does not match its metadata: hash {actual} where {expected} was recorded (File::bytes_unverified reads it anyway)")]
+    #[error(
+        "content {path} does not match its metadata: hash {actual} where {expected} was recorded (File::bytes_unverified reads it anyway)"
+    )]
     HashMismatch {
         /// The content path.
         path: String,

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::{
-    Clock, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileType, HandlerKind, PathHandler, Result,
-    Serialization, SystemClock, python_json,
+    Clock, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileType, HandlerKind,
+    PathHandler, Result, Serialization, SystemClock, python_json,
 };
 
 /// What [`File::delete`] removed.
@@ -21,6 +21,9 @@ pub struct DeleteReport {
     /// The keys that existed and were deleted, sorted.
     pub deleted: Vec<SafePath>,
 }
+
+/// Content at least this large is hashed on two threads (MD5 beside SHA-256).
+const PARALLEL_HASH_MIN: usize = 1 << 20;
 
 /// First 10 hex characters of the MD5 of `bytes`: the Python package's content hash.
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -84,9 +87,14 @@ impl FileBuilder {
         let mut paths = Vec::with_capacity(self.handlers.len());
         for handler in &self.handlers {
             let version = match handler.kind {
-                HandlerKind::Versioned { version: None } => {
-                    next_version(&*self.storage, handler, &self.id, &self.file_type, &self.key, now)?
-                }
+                HandlerKind::Versioned { version: None } => next_version(
+                    &*self.storage,
+                    handler,
+                    &self.id,
+                    &self.file_type,
+                    &self.key,
+                    now,
+                )?,
                 _ => 1,
             };
             paths.push(handler.folder(&self.id, &self.key, now, version));
@@ -98,12 +106,23 @@ impl FileBuilder {
             file_paths: paths,
             file_type: self.file_type,
         };
-        Ok(File { storage: self.storage, config, clock: self.clock })
+        Ok(File {
+            storage: self.storage,
+            config,
+            clock: self.clock,
+        })
     }
 }
 
 /// The smallest version `n` such that `v<n>` does not hold this file yet.
-fn next_version(storage: &dyn Storage, handler: &PathHandler, id: &FileId, ty: &FileType, key: &str, now: i64) -> Result<u32> {
+fn next_version(
+    storage: &dyn Storage,
+    handler: &PathHandler,
+    id: &FileId,
+    ty: &FileType,
+    key: &str,
+    now: i64,
+) -> Result<u32> {
     let mut n = 1;
     loop {
         let folder = handler.folder(id, key, now, n);
@@ -116,11 +135,19 @@ fn next_version(storage: &dyn Storage, handler: &PathHandler, id: &FileId, ty: &
 }
 
 fn content_name(id: &FileId, ty: &FileType) -> String {
-    if ty.file_extension.is_empty() { id.to_string() } else { format!("{id}.{}", ty.file_extension) }
+    if ty.file_extension.is_empty() {
+        id.to_string()
+    } else {
+        format!("{id}.{}", ty.file_extension)
+    }
 }
 
 fn join(folder: &str, name: &str) -> Result<SafePath> {
-    Ok(if folder.is_empty() { SafePath::new(name)? } else { SafePath::new(format!("{folder}/{name}"))? })
+    Ok(if folder.is_empty() {
+        SafePath::new(name)?
+    } else {
+        SafePath::new(format!("{folder}/{name}"))?
+    })
 }
 
 /// A logical file: content, metadata and config files at one or several folders of a
@@ -165,7 +192,11 @@ impl File {
 
     /// A file from a config (for example one read back from storage).
     pub fn from_config(storage: Arc<dyn Storage>, config: FileConfig) -> Self {
-        Self { storage, config, clock: Arc::new(SystemClock) }
+        Self {
+            storage,
+            config,
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// The same file with another clock.
@@ -180,7 +211,11 @@ impl File {
     }
 
     fn folders(&self) -> Vec<&str> {
-        if self.config.file_paths.is_empty() { vec![""] } else { self.config.file_paths.iter().map(String::as_str).collect() }
+        if self.config.file_paths.is_empty() {
+            vec![""]
+        } else {
+            self.config.file_paths.iter().map(String::as_str).collect()
+        }
     }
 
     fn name(&self) -> String {
@@ -315,7 +350,11 @@ impl File {
     pub fn save_bytes(&self, bytes: &[u8]) -> Result<Vec<SafePath>> {
         match self.config.file_type.serialization {
             Serialization::Binary => self.save_raw(bytes),
-            Serialization::Base64 => self.save_raw(base64::engine::general_purpose::STANDARD.encode(bytes).as_bytes()),
+            Serialization::Base64 => self.save_raw(
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .as_bytes(),
+            ),
             other => Err(self.mismatch("bytes", other)),
         }
     }
@@ -324,7 +363,10 @@ impl File {
         FileError::Serialization {
             action: "serialize",
             path: self.config.file_id.to_string(),
-            detail: format!("a {} file ({serialization:?} serialization) does not take {given}", self.config.file_type.name),
+            detail: format!(
+                "a {} file ({serialization:?} serialization) does not take {given}",
+                self.config.file_type.name
+            ),
         }
     }
 
@@ -340,37 +382,73 @@ impl File {
         let metas = self.metadata_paths()?;
         let configs = self.config_paths()?;
         let config_json = self.config.to_json();
-        for (i, content_path) in contents.iter().enumerate() {
-            self.storage.file_save(content_path, content)?;
-            let Some(meta_path) = metas.get(i) else { continue };
-            let previous = self.read_metadata(meta_path)?;
-            let (prev_path, prev_chain) = self.previous_version(i, previous.as_ref())?;
-            let metadata = FileMetadata {
-                content_hash: content_hash(content),
-                chain_hash: Some(chain_hash(prev_chain.as_deref(), content)),
-                previous_version_path: prev_path,
-                content_size: content.len() as u64,
-                tags: previous.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
-                timestamp: now,
-                data: previous.map(|m| m.data).unwrap_or_default(),
-            };
-            self.storage.file_save(meta_path, metadata.to_json().as_bytes())?;
-            if let Some(config_path) = configs.get(i) {
-                if !self.storage.file_exists(config_path)? {
-                    self.storage.file_save(config_path, config_json.as_bytes())?;
+        std::thread::scope(|scope| {
+            // MD5 (the format's content hash) is computed once, and for large content on
+            // a second thread while the content is written and the chain hash computed.
+            let parallel = (content.len() >= PARALLEL_HASH_MIN && !metas.is_empty())
+                .then(|| scope.spawn(|| content_hash(content)));
+            let mut md5: Option<String> = None;
+            let mut parallel = parallel;
+            for (i, content_path) in contents.iter().enumerate() {
+                self.storage.file_save(content_path, content)?;
+                let Some(meta_path) = metas.get(i) else {
+                    continue;
+                };
+                let previous = self.read_metadata(meta_path)?;
+                let (prev_path, prev_chain) = self.previous_version(i, previous.as_ref())?;
+                let chain = chain_hash(prev_chain.as_deref(), content);
+                let hash = match &md5 {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = match parallel.take() {
+                            Some(handle) => handle.join().unwrap_or_else(|_| content_hash(content)),
+                            None => content_hash(content),
+                        };
+                        md5 = Some(h.clone());
+                        h
+                    }
+                };
+                let metadata = FileMetadata {
+                    content_hash: hash,
+                    chain_hash: Some(chain),
+                    previous_version_path: prev_path,
+                    content_size: content.len() as u64,
+                    tags: previous
+                        .as_ref()
+                        .map(|m| m.tags.clone())
+                        .unwrap_or_default(),
+                    timestamp: now,
+                    data: previous.map(|m| m.data).unwrap_or_default(),
+                };
+                self.storage
+                    .file_save(meta_path, metadata.to_json().as_bytes())?;
+                if let Some(config_path) = configs.get(i)
+                    && !self.storage.file_exists(config_path)?
+                {
+                    self.storage
+                        .file_save(config_path, config_json.as_bytes())?;
                 }
             }
-        }
+            Ok::<(), FileError>(())
+        })?;
         self.paths()
     }
 
     /// The previous version of folder `i`: for a `v<N>` folder with `v<N-1>` present,
     /// that version's content path and chain hash; otherwise this folder's own last
     /// save.
-    fn previous_version(&self, i: usize, here: Option<&FileMetadata>) -> Result<(Option<String>, Option<String>)> {
+    fn previous_version(
+        &self,
+        i: usize,
+        here: Option<&FileMetadata>,
+    ) -> Result<(Option<String>, Option<String>)> {
         let folder = self.folders()[i];
         let last = folder.rsplit('/').next().unwrap_or("");
-        if let Some(n) = last.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()).filter(|n| *n > 1) {
+        if let Some(n) = last
+            .strip_prefix('v')
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| *n > 1)
+        {
             let base = &folder[..folder.len() - last.len()];
             let prev_folder = format!("{base}v{}", n - 1);
             let prev_content = join(&prev_folder, &self.name())?;
@@ -426,13 +504,23 @@ impl File {
     fn load_raw(&self, verify: bool) -> Result<Option<Vec<u8>>> {
         let metas = self.metadata_paths()?;
         for (i, path) in self.content_paths()?.iter().enumerate() {
-            let Some(content) = self.storage.file_bytes(path)? else { continue };
-            if verify {
-                if let Some(meta) = metas.get(i).map(|m| self.read_metadata(m)).transpose()?.flatten() {
-                    let actual = content_hash(&content);
-                    if actual != meta.content_hash || content.len() as u64 != meta.content_size {
-                        return Err(FileError::HashMismatch { path: path.to_string(), expected: meta.content_hash, actual });
-                    }
+            let Some(content) = self.storage.file_bytes(path)? else {
+                continue;
+            };
+            if verify
+                && let Some(meta) = metas
+                    .get(i)
+                    .map(|m| self.read_metadata(m))
+                    .transpose()?
+                    .flatten()
+            {
+                let actual = content_hash(&content);
+                if actual != meta.content_hash || content.len() as u64 != meta.content_size {
+                    return Err(FileError::HashMismatch {
+                        path: path.to_string(),
+                        expected: meta.content_hash,
+                        actual,
+                    });
                 }
             }
             return Ok(Some(content));
@@ -445,13 +533,17 @@ impl File {
     /// # Errors
     /// [`FileError::Serialization`] if it is not JSON; as [`bytes`](Self::bytes).
     pub fn load_json(&self) -> Result<Option<Value>> {
-        let Some(bytes) = self.bytes()? else { return Ok(None) };
+        let Some(bytes) = self.bytes()? else {
+            return Ok(None);
+        };
         let text = self.config.file_type.decode_text(&bytes)?;
-        serde_json::from_str(&text).map(Some).map_err(|e| FileError::Serialization {
-            action: "deserialize",
-            path: self.first_content_path(),
-            detail: e.to_string(),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| FileError::Serialization {
+                action: "deserialize",
+                path: self.first_content_path(),
+                detail: e.to_string(),
+            })
     }
 
     /// The content as a typed value.
@@ -460,12 +552,16 @@ impl File {
     /// As [`load_json`](Self::load_json), and [`FileError::Serialization`] if the JSON
     /// does not fit `T`.
     pub fn load_typed<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        let Some(value) = self.load_json()? else { return Ok(None) };
-        serde_json::from_value(value).map(Some).map_err(|e| FileError::Serialization {
-            action: "deserialize",
-            path: self.first_content_path(),
-            detail: e.to_string(),
-        })
+        let Some(value) = self.load_json()? else {
+            return Ok(None);
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| FileError::Serialization {
+                action: "deserialize",
+                path: self.first_content_path(),
+                detail: e.to_string(),
+            })
     }
 
     /// The content as text, decoded with the type's encoding.
@@ -473,7 +569,9 @@ impl File {
     /// # Errors
     /// [`FileError::Encoding`]; as [`bytes`](Self::bytes).
     pub fn load_text(&self) -> Result<Option<String>> {
-        self.bytes()?.map(|b| self.config.file_type.decode_text(&b)).transpose()
+        self.bytes()?
+            .map(|b| self.config.file_type.decode_text(&b))
+            .transpose()
     }
 
     /// The content as the bytes that were saved (base64 decoded for `base64` types).
@@ -481,17 +579,28 @@ impl File {
     /// # Errors
     /// [`FileError::Serialization`] for invalid base64; as [`bytes`](Self::bytes).
     pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
-        let Some(bytes) = self.bytes()? else { return Ok(None) };
+        let Some(bytes) = self.bytes()? else {
+            return Ok(None);
+        };
         if self.config.file_type.serialization == Serialization::Base64 {
-            return base64::engine::general_purpose::STANDARD.decode(&bytes).map(Some).map_err(|e| {
-                FileError::Serialization { action: "deserialize", path: self.first_content_path(), detail: e.to_string() }
-            });
+            return base64::engine::general_purpose::STANDARD
+                .decode(&bytes)
+                .map(Some)
+                .map_err(|e| FileError::Serialization {
+                    action: "deserialize",
+                    path: self.first_content_path(),
+                    detail: e.to_string(),
+                });
         }
         Ok(Some(bytes))
     }
 
     fn first_content_path(&self) -> String {
-        self.content_paths().ok().and_then(|p| p.into_iter().next()).map(|p| p.to_string()).unwrap_or_default()
+        self.content_paths()
+            .ok()
+            .and_then(|p| p.into_iter().next())
+            .map(|p| p.to_string())
+            .unwrap_or_default()
     }
 
     // ----- editing ---------------------------------------------------------------------
@@ -509,7 +618,10 @@ impl File {
     ///
     /// # Errors
     /// As [`update_data`](Self::update_data).
-    pub fn add_tags<I: IntoIterator<Item = S>, S: Into<String>>(&self, tags: I) -> Result<Vec<SafePath>> {
+    pub fn add_tags<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        tags: I,
+    ) -> Result<Vec<SafePath>> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
         self.edit_metadata(|m| {
             for t in &tags {

@@ -66,11 +66,19 @@ impl Encoding {
     }
 
     fn unencodable(self, c: char) -> FileError {
-        FileError::Encoding { action: "encode", encoding: self.name(), detail: format!("{c:?} (U+{:04X}) has no representation", c as u32) }
+        FileError::Encoding {
+            action: "encode",
+            encoding: self.name(),
+            detail: format!("{c:?} (U+{:04X}) has no representation", c as u32),
+        }
     }
 
     fn undecodable(self, detail: String) -> FileError {
-        FileError::Encoding { action: "decode", encoding: self.name(), detail }
+        FileError::Encoding {
+            action: "decode",
+            encoding: self.name(),
+            detail,
+        }
     }
 
     /// Encodes `text`, refusing characters the encoding cannot hold.
@@ -94,7 +102,11 @@ impl Encoding {
                     _ => Vec::new(),
                 };
                 for unit in text.encode_utf16() {
-                    out.extend_from_slice(&if self == Self::Utf16Be { unit.to_be_bytes() } else { unit.to_le_bytes() });
+                    out.extend_from_slice(&if self == Self::Utf16Be {
+                        unit.to_be_bytes()
+                    } else {
+                        unit.to_le_bytes()
+                    });
                 }
                 Ok(out)
             }
@@ -105,13 +117,26 @@ impl Encoding {
                 }
                 Ok(out)
             }
-            Self::Ascii => text.chars().map(|c| if c.is_ascii() { Ok(c as u8) } else { Err(self.unencodable(c)) }).collect(),
-            Self::Latin1 => text.chars().map(|c| u8::try_from(c as u32).map_err(|_| self.unencodable(c))).collect(),
+            Self::Ascii => text
+                .chars()
+                .map(|c| {
+                    if c.is_ascii() {
+                        Ok(c as u8)
+                    } else {
+                        Err(self.unencodable(c))
+                    }
+                })
+                .collect(),
+            Self::Latin1 => text
+                .chars()
+                .map(|c| u8::try_from(c as u32).map_err(|_| self.unencodable(c)))
+                .collect(),
             Self::Windows1252 => {
                 let mut out = Vec::with_capacity(text.len());
                 for c in text.chars() {
                     let mut buf = [0u8; 4];
-                    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut buf));
+                    let (bytes, _, unmappable) =
+                        encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut buf));
                     if unmappable {
                         return Err(self.unencodable(c));
                     }
@@ -129,7 +154,9 @@ impl Encoding {
     /// [`FileError::Encoding`] describing the first invalid byte.
     pub fn decode(self, bytes: &[u8]) -> Result<String> {
         match self {
-            Self::Utf8 => String::from_utf8(bytes.to_vec()).map_err(|e| self.undecodable(e.to_string())),
+            Self::Utf8 => {
+                String::from_utf8(bytes.to_vec()).map_err(|e| self.undecodable(e.to_string()))
+            }
             Self::Utf16 | Self::Utf16Le | Self::Utf16Be => {
                 let (big, body) = match (self, bytes) {
                     (Self::Utf16, [0xff, 0xfe, rest @ ..]) => (false, rest),
@@ -141,8 +168,16 @@ impl Encoding {
                 if body.len() % 2 != 0 {
                     return Err(self.undecodable("odd number of bytes".into()));
                 }
-                let units = body.chunks_exact(2).map(|p| if big { u16::from_be_bytes([p[0], p[1]]) } else { u16::from_le_bytes([p[0], p[1]]) });
-                char::decode_utf16(units).collect::<std::result::Result<String, _>>().map_err(|e| self.undecodable(e.to_string()))
+                let units = body.chunks_exact(2).map(|p| {
+                    if big {
+                        u16::from_be_bytes([p[0], p[1]])
+                    } else {
+                        u16::from_le_bytes([p[0], p[1]])
+                    }
+                });
+                char::decode_utf16(units)
+                    .collect::<std::result::Result<String, _>>()
+                    .map_err(|e| self.undecodable(e.to_string()))
             }
             Self::Utf32 => {
                 let (big, body) = match bytes {
@@ -155,18 +190,30 @@ impl Encoding {
                 }
                 body.chunks_exact(4)
                     .map(|q| {
-                        let n = if big { u32::from_be_bytes([q[0], q[1], q[2], q[3]]) } else { u32::from_le_bytes([q[0], q[1], q[2], q[3]]) };
-                        char::from_u32(n).ok_or_else(|| self.undecodable(format!("{n:#x} is not a character")))
+                        let n = if big {
+                            u32::from_be_bytes([q[0], q[1], q[2], q[3]])
+                        } else {
+                            u32::from_le_bytes([q[0], q[1], q[2], q[3]])
+                        };
+                        char::from_u32(n)
+                            .ok_or_else(|| self.undecodable(format!("{n:#x} is not a character")))
                     })
                     .collect()
             }
             Self::Ascii => bytes
                 .iter()
-                .map(|b| if b.is_ascii() { Ok(char::from(*b)) } else { Err(self.undecodable(format!("byte {b:#04x} is not ASCII"))) })
+                .map(|b| {
+                    if b.is_ascii() {
+                        Ok(char::from(*b))
+                    } else {
+                        Err(self.undecodable(format!("byte {b:#04x} is not ASCII")))
+                    }
+                })
                 .collect(),
             Self::Latin1 => Ok(bytes.iter().map(|b| char::from(*b)).collect()),
             Self::Windows1252 => {
-                let (text, had_errors) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+                let (text, had_errors) =
+                    encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
                 if had_errors {
                     return Err(self.undecodable("invalid windows-1252 byte".into()));
                 }
@@ -197,7 +244,13 @@ pub struct FileType {
 }
 
 impl FileType {
-    fn of(name: &str, content_type: &str, ext: &str, encoding: Option<Encoding>, serialization: Serialization) -> Self {
+    fn of(
+        name: &str,
+        content_type: &str,
+        ext: &str,
+        encoding: Option<Encoding>,
+        serialization: Serialization,
+    ) -> Self {
         Self {
             name: name.into(),
             content_type: content_type.into(),
@@ -209,41 +262,83 @@ impl FileType {
     }
 
     /// A user-defined type.
-    pub fn custom(name: &str, content_type: &str, extension: &str, encoding: Option<Encoding>, serialization: Serialization) -> Self {
+    pub fn custom(
+        name: &str,
+        content_type: &str,
+        extension: &str,
+        encoding: Option<Encoding>,
+        serialization: Serialization,
+    ) -> Self {
         Self::of(name, content_type, extension, encoding, serialization)
     }
 
     /// JSON (`.json`, UTF-8).
     pub fn json() -> Self {
-        Self::of("json", "application/json; charset=utf-8", "json", Some(Encoding::Utf8), Serialization::Json)
+        Self::of(
+            "json",
+            "application/json; charset=utf-8",
+            "json",
+            Some(Encoding::Utf8),
+            Serialization::Json,
+        )
     }
 
     /// JSON stored as the content file alone, with no config or metadata.
     pub fn json_single() -> Self {
-        Self::of("json_single", "application/json; charset=utf-8", "json", Some(Encoding::Utf8), Serialization::Json)
+        Self::of(
+            "json_single",
+            "application/json; charset=utf-8",
+            "json",
+            Some(Encoding::Utf8),
+            Serialization::Json,
+        )
     }
 
     /// Plain text (`.txt`, UTF-8).
     pub fn text() -> Self {
-        Self::of("text", "text/plain; charset=utf-8", "txt", Some(Encoding::Utf8), Serialization::String)
+        Self::of(
+            "text",
+            "text/plain; charset=utf-8",
+            "txt",
+            Some(Encoding::Utf8),
+            Serialization::String,
+        )
     }
 
     /// Markdown (`.md`, UTF-8).
     pub fn markdown() -> Self {
         Self {
             alt_extensions: vec!["markdown".into()],
-            ..Self::of("markdown", "text/markdown; charset=utf-8", "md", Some(Encoding::Utf8), Serialization::String)
+            ..Self::of(
+                "markdown",
+                "text/markdown; charset=utf-8",
+                "md",
+                Some(Encoding::Utf8),
+                Serialization::String,
+            )
         }
     }
 
     /// HTML (`.html`, UTF-8).
     pub fn html() -> Self {
-        Self::of("html", "text/html; charset=utf-8", "html", Some(Encoding::Utf8), Serialization::String)
+        Self::of(
+            "html",
+            "text/html; charset=utf-8",
+            "html",
+            Some(Encoding::Utf8),
+            Serialization::String,
+        )
     }
 
     /// Raw bytes (`.bin`).
     pub fn binary() -> Self {
-        Self::of("binary", "application/octet-stream", "bin", None, Serialization::Binary)
+        Self::of(
+            "binary",
+            "application/octet-stream",
+            "bin",
+            None,
+            Serialization::Binary,
+        )
     }
 
     /// PNG image bytes (`.png`).
@@ -253,12 +348,21 @@ impl FileType {
 
     /// JPEG image bytes (`.jpg`).
     pub fn jpeg() -> Self {
-        Self { alt_extensions: vec!["jpeg".into()], ..Self::of("jpeg", "image/jpeg", "jpg", None, Serialization::Binary) }
+        Self {
+            alt_extensions: vec!["jpeg".into()],
+            ..Self::of("jpeg", "image/jpeg", "jpg", None, Serialization::Binary)
+        }
     }
 
     /// Typed data as JSON (`.json`): what `save_typed`/`load_typed` use.
     pub fn data() -> Self {
-        Self::of("json", "application/json; charset=utf-8", "json", Some(Encoding::Utf8), Serialization::Json)
+        Self::of(
+            "json",
+            "application/json; charset=utf-8",
+            "json",
+            Some(Encoding::Utf8),
+            Serialization::Json,
+        )
     }
 
     /// Whether only the content file is stored (no config, no metadata).

@@ -1,7 +1,7 @@
 //! Path handlers: where a logical file's three files go.
 
-use crate::clock::utc_parts;
 use crate::FileId;
+use crate::clock::utc_parts;
 
 /// What decides a handler's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +58,18 @@ pub struct PathHandler {
 
 impl PathHandler {
     fn of(kind: HandlerKind) -> Self {
-        Self { kind, prefix: None, suffix: None }
+        Self {
+            kind,
+            prefix: None,
+            suffix: None,
+        }
     }
 
     /// Files in `latest/`.
     pub fn latest() -> Self {
-        Self::of(HandlerKind::Latest { folder: "latest".into() })
+        Self::of(HandlerKind::Latest {
+            folder: "latest".into(),
+        })
     }
 
     /// Files in `YYYY/MM/DD/HH/`.
@@ -73,7 +79,9 @@ impl PathHandler {
 
     /// Files in `YYYY/MM/DD/HH/<areas…>/`.
     pub fn temporal_with_areas<I: IntoIterator<Item = S>, S: Into<String>>(areas: I) -> Self {
-        Self::of(HandlerKind::Temporal { areas: areas.into_iter().map(Into::into).collect() })
+        Self::of(HandlerKind::Temporal {
+            areas: areas.into_iter().map(Into::into).collect(),
+        })
     }
 
     /// Files in `v<N>/` for the next version not yet in storage.
@@ -83,7 +91,9 @@ impl PathHandler {
 
     /// Files in `v<version>/`.
     pub fn versioned_at(version: u32) -> Self {
-        Self::of(HandlerKind::Versioned { version: Some(version) })
+        Self::of(HandlerKind::Versioned {
+            version: Some(version),
+        })
     }
 
     /// Files in `path/`.
@@ -143,18 +153,26 @@ impl PathHandler {
             HandlerKind::HashSharded { depth, size } => {
                 let chars: Vec<char> = id.as_str().chars().collect();
                 (0..*depth)
-                    .filter_map(|i| chars.get(i * size..).map(|rest| rest.iter().take(*size).collect::<String>()))
+                    .filter_map(|i| {
+                        chars
+                            .get(i * size..)
+                            .map(|rest| rest.iter().take(*size).collect::<String>())
+                    })
                     .filter(|s| !s.is_empty())
                     .collect::<Vec<_>>()
                     .join("/")
             }
             HandlerKind::KeyBased => key.to_owned(),
         };
-        [self.prefix.as_deref(), Some(middle.as_str()), self.suffix.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("/")
+        [
+            self.prefix.as_deref(),
+            Some(middle.as_str()),
+            self.suffix.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
     }
 }

@@ -33,7 +33,10 @@ impl FileId {
             Some("it is empty")
         } else if id.chars().count() > MAX_FILE_ID_LEN {
             Some("it is longer than 128 characters")
-        } else if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        } else if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             Some("only letters, digits, '_' and '-' are allowed")
         } else {
             None
@@ -51,7 +54,13 @@ impl FileId {
         let mut id: String = input
             .chars()
             .take(MAX_FILE_ID_LEN)
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if id.is_empty() {
             id.push('_');

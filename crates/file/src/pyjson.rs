@@ -98,13 +98,19 @@ pub(crate) fn python_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits as `d.ddde±x`.
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let (sign, mantissa) = mantissa
+        .strip_prefix('-')
+        .map_or(("", mantissa), |m| ("-", m));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     if (-4..16).contains(&exp) {
         let point = exp + 1; // digits before the decimal point
@@ -119,7 +125,11 @@ pub(crate) fn python_float(f: f64) -> String {
         format!("{sign}{body}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}e{esign}{:02}", exp.unsigned_abs())
     }
@@ -153,6 +163,10 @@ mod tests {
     #[test]
     fn strings_are_ascii_escaped() {
         let v = serde_json::json!("olá ✓ 😀 \"q\" \\ \n\t\u{1}\u{7f}");
-        assert_eq!(python_json(&v, 2), r#""ol\u00e1 \u2713 \ud83d\ude00 \"q\" \\ \n\t\u0001""#.replace("\\u0001\"", "\\u0001\u{7f}\""));
+        assert_eq!(
+            python_json(&v, 2),
+            r#""ol\u00e1 \u2713 \ud83d\ude00 \"q\" \\ \n\t\u0001""#
+                .replace("\\u0001\"", "\\u0001\u{7f}\"")
+        );
     }
 }

@@ -43,7 +43,13 @@ pub struct FileConfig {
 impl FileConfig {
     /// A config with no paths (the file lives at the storage root) and the default strategy.
     pub fn new(file_id: FileId, file_type: FileType) -> Self {
-        Self { exists_strategy: ExistsStrategy::First, file_id, file_key: String::new(), file_paths: Vec::new(), file_type }
+        Self {
+            exists_strategy: ExistsStrategy::First,
+            file_id,
+            file_key: String::new(),
+            file_paths: Vec::new(),
+            file_type,
+        }
     }
 
     /// Sets the folders.
@@ -68,15 +74,35 @@ impl FileConfig {
     pub fn to_json(&self) -> String {
         let mut file_type = Map::new();
         file_type.insert("name".into(), Value::from(self.file_type.name.clone()));
-        file_type.insert("content_type".into(), Value::from(self.file_type.content_type.clone()));
-        file_type.insert("file_extension".into(), Value::from(self.file_type.file_extension.clone()));
+        file_type.insert(
+            "content_type".into(),
+            Value::from(self.file_type.content_type.clone()),
+        );
+        file_type.insert(
+            "file_extension".into(),
+            Value::from(self.file_type.file_extension.clone()),
+        );
         if !self.file_type.alt_extensions.is_empty() {
-            file_type.insert("alt_extensions".into(), Value::from(self.file_type.alt_extensions.clone()));
+            file_type.insert(
+                "alt_extensions".into(),
+                Value::from(self.file_type.alt_extensions.clone()),
+            );
         }
-        file_type.insert("encoding".into(), self.file_type.encoding.map_or(Value::Null, |e| Value::from(e.name())));
-        file_type.insert("serialization".into(), serde_json::to_value(self.file_type.serialization).unwrap_or(Value::Null));
+        file_type.insert(
+            "encoding".into(),
+            self.file_type
+                .encoding
+                .map_or(Value::Null, |e| Value::from(e.name())),
+        );
+        file_type.insert(
+            "serialization".into(),
+            serde_json::to_value(self.file_type.serialization).unwrap_or(Value::Null),
+        );
         let mut root = Map::new();
-        root.insert("exists_strategy".into(), serde_json::to_value(self.exists_strategy).unwrap_or(Value::Null));
+        root.insert(
+            "exists_strategy".into(),
+            serde_json::to_value(self.exists_strategy).unwrap_or(Value::Null),
+        );
         root.insert("file_id".into(), Value::from(self.file_id.as_str()));
         root.insert("file_key".into(), Value::from(self.file_key.clone()));
         root.insert("file_paths".into(), Value::from(self.file_paths.clone()));
@@ -100,7 +126,10 @@ impl FileConfig {
             file_paths: Vec<String>,
             file_type: FileType,
         }
-        let corrupt = |detail: String| FileError::CorruptConfig { path: path.to_owned(), detail };
+        let corrupt = |detail: String| FileError::CorruptConfig {
+            path: path.to_owned(),
+            detail,
+        };
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         let file_id = FileId::new(raw.file_id).map_err(|e| corrupt(e.to_string()))?;
         Ok(Self {
@@ -137,9 +166,20 @@ impl FileMetadata {
     /// The metadata as Python writes it (`json.dumps(indent=4)`).
     pub fn to_json(&self) -> String {
         let mut root = Map::new();
-        root.insert("content__hash".into(), Value::from(self.content_hash.clone()));
-        root.insert("chain_hash".into(), self.chain_hash.clone().map_or(Value::Null, Value::from));
-        root.insert("previous_version_path".into(), self.previous_version_path.clone().map_or(Value::Null, Value::from));
+        root.insert(
+            "content__hash".into(),
+            Value::from(self.content_hash.clone()),
+        );
+        root.insert(
+            "chain_hash".into(),
+            self.chain_hash.clone().map_or(Value::Null, Value::from),
+        );
+        root.insert(
+            "previous_version_path".into(),
+            self.previous_version_path
+                .clone()
+                .map_or(Value::Null, Value::from),
+        );
         root.insert("content__size".into(), Value::from(self.content_size));
         root.insert("tags".into(), Value::from(self.tags.clone()));
         root.insert("timestamp".into(), Value::from(self.timestamp));
@@ -166,8 +206,10 @@ impl FileMetadata {
             #[serde(default)]
             data: Map<String, Value>,
         }
-        let raw: Raw = serde_json::from_slice(bytes)
-            .map_err(|e| FileError::CorruptMetadata { path: path.to_owned(), detail: e.to_string() })?;
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| FileError::CorruptMetadata {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             content_hash: raw.content_hash.unwrap_or_default(),
             chain_hash: raw.chain_hash,
