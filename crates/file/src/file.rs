@@ -15,6 +15,23 @@ use crate::{
     PathHandler, Result, Serialization, SystemClock, python_json,
 };
 
+/// What [`File::info`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Whether the content exists (by the exists strategy).
+    pub exists: bool,
+    /// Content size from the metadata.
+    pub size: Option<u64>,
+    /// Content hash from the metadata.
+    pub content_hash: Option<String>,
+    /// Save time from the metadata (ms since the epoch).
+    pub timestamp: Option<i64>,
+    /// The type's MIME content type.
+    pub content_type: String,
+    /// Every key of the file.
+    pub paths: Vec<SafePath>,
+}
+
 /// What [`File::delete`] removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeleteReport {
@@ -642,6 +659,79 @@ impl File {
             }
         }
         Ok(written)
+    }
+
+    /// A summary of the file: whether it exists, its size, hash, timestamp and type.
+    ///
+    /// # Errors
+    /// [`FileError::CorruptMetadata`]; storage errors.
+    pub fn info(&self) -> Result<FileInfo> {
+        let metadata = self.metadata()?;
+        Ok(FileInfo {
+            exists: self.exists()?,
+            size: metadata.as_ref().map(|m| m.content_size),
+            content_hash: metadata.as_ref().map(|m| m.content_hash.clone()),
+            timestamp: metadata.as_ref().map(|m| m.timestamp),
+            content_type: self.config.file_type.content_type.clone(),
+            paths: self.paths()?,
+        })
+    }
+
+    /// The versions stored for a file kept in `v<N>` folders (the last segment of one of
+    /// its folders), ascending.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn versions(&self) -> Result<Vec<u32>> {
+        let Some((base, _)) = self.versioned_folder() else {
+            return Ok(Vec::new());
+        };
+        let prefix = base.trim_end_matches('/');
+        let listing = if prefix.is_empty() {
+            self.storage.files_paths(None)?
+        } else {
+            self.storage.files_paths(Some(&SafePath::new(prefix)?))?
+        };
+        let name = self.name();
+        let mut versions: Vec<u32> = listing
+            .iter()
+            .filter_map(|k| {
+                let rest = k.as_str().strip_prefix(base.as_str())?;
+                let (folder, file) = rest.split_once('/')?;
+                (file == name).then_some(())?;
+                folder.strip_prefix('v')?.parse().ok()
+            })
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions)
+    }
+
+    /// The same file at version `n` of its `v<N>` folder (other folders unchanged).
+    pub fn version(&self, n: u32) -> File {
+        let mut config = self.config.clone();
+        if let Some((base, index)) = self.versioned_folder() {
+            config.file_paths[index] = format!("{base}v{n}");
+        }
+        File {
+            storage: self.storage.clone(),
+            config,
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// The first folder whose last segment is `v<N>`: its base (with a trailing slash,
+    /// or empty) and its index.
+    fn versioned_folder(&self) -> Option<(String, usize)> {
+        self.config
+            .file_paths
+            .iter()
+            .enumerate()
+            .find_map(|(i, folder)| {
+                let last = folder.rsplit('/').next()?;
+                last.strip_prefix('v')?.parse::<u32>().ok()?;
+                Some((folder[..folder.len() - last.len()].to_owned(), i))
+            })
     }
 
     /// Deletes the three files at every folder and says which existed.

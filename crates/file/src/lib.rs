@@ -12,7 +12,7 @@ mod schema;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{FileError, Result};
-pub use file::{DeleteReport, File, FileBuilder, chain_hash, content_hash};
+pub use file::{DeleteReport, File, FileBuilder, FileInfo, chain_hash, content_hash};
 pub use file_type::{Encoding, FileType, Serialization};
 pub use handlers::{HandlerKind, PathHandler};
 pub use id::{FileId, MAX_FILE_ID_LEN};
