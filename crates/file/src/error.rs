@@ -14,12 +14,6 @@ pub enum FileError {
         /// Which rule it broke.
         reason: &'static str,
     },
-    /// A stored config names a file type this crate does not know.
-    #[error("unknown file type {name:?}")]
-    UnknownFileType {
-        /// The type's name.
-        name: String,
-    },
     /// Text cannot be represented in the file type's encoding, or bytes cannot be decoded.
     #[error("cannot {action} as {encoding}: {detail}")]
     Encoding {

@@ -157,6 +157,36 @@ fn every_builtin_type() {
 }
 
 #[test]
+fn stored_bytes_of_every_type() {
+    let s = store();
+    let cases: [(FileType, &str); 8] = [
+        (FileType::json_single(), "json"),
+        (FileType::text(), "text"),
+        (FileType::markdown(), "text"),
+        (FileType::html(), "text"),
+        (FileType::binary(), "bytes"),
+        (FileType::png(), "bytes"),
+        (FileType::jpeg(), "bytes"),
+        (FileType::data(), "json"),
+    ];
+    let mut out = String::new();
+    for (i, (ty, kind)) in cases.into_iter().enumerate() {
+        let f = file(&s, &format!("f{i}"), ty, vec![]);
+        match kind {
+            "json" => f.save_json(&json!({"i": i, "ok": true})),
+            "text" => f.save_text("line é\n"),
+            _ => f.save_bytes(&[0x89, b'P', 0, 255]),
+        }
+        .expect("save");
+        for key in f.paths().expect("paths") {
+            let bytes = s.file_bytes(&key).expect("load").expect("exists");
+            out.push_str(&format!("--- {key}\n{}\n", String::from_utf8_lossy(&bytes).replace('\u{0}', "\\0")));
+        }
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
 fn typed_values_round_trip() {
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Report {
