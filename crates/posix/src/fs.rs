@@ -476,29 +476,7 @@ impl MemoryFileSystem {
     /// # Errors
     /// `EBADF` (not open for writing), `EFBIG`, `ENOSPC`.
     pub fn write(&self, fd: Fd, data: &[u8]) -> Result<usize> {
-        let now = self.now();
-        let mut st = self.lock();
-        let of = st.fd(fd.0).map_err(fail_fd("write", fd))?;
-        if !of.flags.writable() {
-            return Err(PosixError::new(EBADF, &format!("write fd {}", fd.0), None));
-        }
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let pos = if of.flags.contains(OpenFlags::APPEND) {
-            st.get(of.ino).map_err(fail_fd("write", fd))?.size()
-        } else {
-            of.pos
-        };
-        let n = self
-            .write_at(&mut st, of.ino, pos, data, now)
-            .map_err(fail_fd("write", fd))?;
-        if let Ok(f) = st.fd_mut(fd.0) {
-            f.pos = pos + n as u64;
-        }
-        drop(st);
-        self.emit_fd(of.ino, EventKind::Modified);
-        Ok(n)
+        self.write_fd(fd, data, None).map_err(fail_fd("write", fd))
     }
 
     /// Writes at `offset` without moving the descriptor's offset; on an
@@ -508,23 +486,35 @@ impl MemoryFileSystem {
     /// `EINVAL` for a negative offset (checked first), `EBADF`, `EFBIG`, `ENOSPC`.
     pub fn pwrite(&self, fd: Fd, data: &[u8], offset: i64) -> Result<usize> {
         let offset = u64::try_from(offset).map_err(|_| PosixError::new(EINVAL, "pwrite", None))?;
+        self.write_fd(fd, data, Some(offset))
+            .map_err(fail_fd("pwrite", fd))
+    }
+
+    /// `write` (no offset: the descriptor's, which then advances) and `pwrite`.
+    fn write_fd(
+        &self,
+        fd: Fd,
+        data: &[u8],
+        offset: Option<u64>,
+    ) -> std::result::Result<usize, Errno> {
         let now = self.now();
         let mut st = self.lock();
-        let of = st.fd(fd.0).map_err(fail_fd("pwrite", fd))?;
+        let of = st.fd(fd.0)?;
         if !of.flags.writable() {
-            return Err(PosixError::new(EBADF, &format!("pwrite fd {}", fd.0), None));
+            return Err(EBADF);
         }
         if data.is_empty() {
             return Ok(0);
         }
         let pos = if of.flags.contains(OpenFlags::APPEND) {
-            st.get(of.ino).map_err(fail_fd("pwrite", fd))?.size()
+            st.get(of.ino)?.size()
         } else {
-            offset
+            offset.unwrap_or(of.pos)
         };
-        let n = self
-            .write_at(&mut st, of.ino, pos, data, now)
-            .map_err(fail_fd("pwrite", fd))?;
+        let n = self.write_at(&mut st, of.ino, pos, data, now)?;
+        if offset.is_none() {
+            st.fd_mut(fd.0)?.pos = pos + n as u64;
+        }
         drop(st);
         self.emit_fd(of.ino, EventKind::Modified);
         Ok(n)

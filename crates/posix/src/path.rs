@@ -107,18 +107,10 @@ impl<'a> Resolver<'a> {
 
     /// If `ino` (found in `dir`) is a symlink, follows it completely.
     fn follow_if_symlink(&mut self, dir: Ino, ino: Ino) -> Result<Ino, Errno> {
-        let st = self.st;
-        let Kind::Symlink(target) = &st.get(ino)?.kind else {
+        if !self.st.get(ino)?.is_symlink() {
             return Ok(ino);
-        };
-        self.links += 1;
-        if self.links > MAX_SYMLINKS {
-            return Err(ELOOP);
         }
-        if target.is_empty() {
-            return Err(ENOENT);
-        }
-        let (parent, last) = self.walk_parent(dir, target)?;
+        let (parent, last) = self.follow_once(dir, ino)?;
         self.lookup_last(parent, &last, true)
     }
 

@@ -20,26 +20,11 @@ fn crash_child() {
 fn survives_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_path_buf();
-    let kills = std::env::var("MEMORY_FS_CRASH_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let exe = std::env::current_exe().expect("test binary");
-    let ran = crash::run(
-        || {
-            let mut cmd = std::process::Command::new(&exe);
-            cmd.args([
-                "--exact",
-                "crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &path);
-            cmd
-        },
+    let ran = crash::sigkill_current_test(
+        "crash_child",
+        CHILD_ENV,
+        path.as_os_str(),
         || Box::new(DiskStorage::open(&path).expect("reopen store")),
-        kills,
         0x5eed,
     );
     eprintln!("disk crash test: {ran} kills, every key whole and no acknowledged write lost");

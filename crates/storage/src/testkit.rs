@@ -591,6 +591,44 @@ pub mod crash {
         }
     }
 
+    /// The usual wiring from a provider's test: the child is the ignored test
+    /// `child_test` of the current test binary, told where the store is through the
+    /// environment variable `env` = `value`; `MEMORY_FS_CRASH_KILLS` (default 20) sets
+    /// the number of kills. Returns the number of kills.
+    ///
+    /// # Panics
+    /// As [`run`].
+    pub fn sigkill_current_test(
+        child_test: &str,
+        env: &str,
+        value: &std::ffi::OsStr,
+        open: impl Fn() -> Box<dyn Storage>,
+        seed: u64,
+    ) -> usize {
+        let kills = std::env::var("MEMORY_FS_CRASH_KILLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
+        let exe = std::env::current_exe().expect("the test binary");
+        run(
+            || {
+                let mut cmd = Command::new(&exe);
+                cmd.args([
+                    "--exact",
+                    child_test,
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(env, value);
+                cmd
+            },
+            open,
+            kills,
+            seed,
+        )
+    }
+
     /// Runs `kills` rounds: start the child with `spawn`, kill it at a random moment,
     /// then check every key through a fresh `open()`. Returns the number of kills.
     ///
