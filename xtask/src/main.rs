@@ -6,6 +6,7 @@ mod ci;
 mod difftest;
 mod layering;
 mod python;
+mod s3_moto;
 mod util;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ commands:
   ci         every check: fmt, layering, clippy, tests, docs (and the optional suites)
   layering   check internal crate dependencies against the layer table
   difftest   the POSIX core against Linux: [--ops N] [--seed S] (release mode)
+  s3-moto    the S3 provider's tests against moto_server (installed into a cache venv)
   python-compat  live compatibility with Python memory-fs 0.41, both directions
   bench-python   the Python package's own timings beside the file-layer benchmark
 ";
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "layering" => layering::run(rest),
         "difftest" => difftest::run(rest),
+        "s3-moto" => s3_moto::run(rest),
         "python-compat" => python::run(rest),
         "bench-python" => python::bench(rest),
         "help" | "--help" | "-h" => {

@@ -180,7 +180,10 @@ fn stored_bytes_of_every_type() {
         .expect("save");
         for key in f.paths().expect("paths") {
             let bytes = s.file_bytes(&key).expect("load").expect("exists");
-            out.push_str(&format!("--- {key}\n{}\n", String::from_utf8_lossy(&bytes).replace('\u{0}', "\\0")));
+            out.push_str(&format!(
+                "--- {key}\n{}\n",
+                String::from_utf8_lossy(&bytes).replace('\u{0}', "\\0")
+            ));
         }
     }
     insta::assert_snapshot!(out);

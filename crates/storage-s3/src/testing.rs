@@ -1,0 +1,155 @@
+//! An in-process S3 server for tests: `s3s-fs` over a temporary directory on 127.0.0.1.
+
+use std::net::SocketAddr;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+use crate::{S3Config, S3Error};
+
+/// A real S3-compatible server (`s3s-fs`) serving a fresh temporary directory on
+/// `127.0.0.1`, with one empty bucket and enforced credentials. It stops, and its
+/// directory is removed, when dropped.
+///
+/// `s3s-fs` stores objects as files, so it cannot hold a key and a key below it
+/// together, and it ignores conditional requests; [`TestServer::config`] says so
+/// through [`S3Config::nested_keys`] and [`S3Config::conditional_create`].
+///
+/// # Examples
+///
+/// ```
+/// use memory_fs_storage::{SafePath, Storage};
+/// use memory_fs_storage_s3::{S3Storage, testing::TestServer};
+///
+/// let server = TestServer::start()?;
+/// let store = S3Storage::new(server.config())?;
+/// store.file_save(&SafePath::new("k")?, b"v")?;
+/// assert!(store.file_exists(&SafePath::new("k")?)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TestServer {
+    /// The server URL, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The access key the server accepts.
+    pub access_key: String,
+    /// The secret key the server accepts.
+    pub secret_key: String,
+    /// The bucket created for the test.
+    pub bucket: String,
+    /// The region to sign requests for.
+    pub region: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    runtime: Option<Runtime>,
+    dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    /// Starts a server on a free port over a fresh temporary directory.
+    ///
+    /// # Errors
+    /// [`S3Error::Runtime`] when the directory, the socket or the runtime cannot be made.
+    pub fn start() -> Result<Self, S3Error> {
+        let dir = tempfile::tempdir().map_err(S3Error::Runtime)?;
+        let bucket = "memory-fs-test".to_owned();
+        std::fs::create_dir(dir.path().join(&bucket)).map_err(S3Error::Runtime)?;
+        let access_key = "memory-fs-access".to_owned();
+        let secret_key = "memory-fs-secret-key-for-tests".to_owned();
+
+        let fs = s3s_fs::FileSystem::new(dir.path())
+            .map_err(|e| S3Error::Runtime(std::io::Error::other(format!("s3s-fs: {e:?}"))))?;
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(
+            access_key.clone(),
+            secret_key.clone(),
+        ));
+        let service = builder.build();
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("memory-fs-s3-test-server")
+            .enable_all()
+            .build()
+            .map_err(S3Error::Runtime)?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(S3Error::Runtime)?;
+        listener.set_nonblocking(true).map_err(S3Error::Runtime)?;
+        let addr: SocketAddr = listener.local_addr().map_err(S3Error::Runtime)?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(S3Error::Runtime)?
+        };
+        let (shutdown, mut stop) = oneshot::channel::<()>();
+        runtime.spawn(async move {
+            let http = ConnBuilder::new(TokioExecutor::new());
+            loop {
+                let socket = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(_) => continue,
+                    },
+                    _ = &mut stop => break,
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    // A client hanging up mid-request is not the server's failure.
+                    let _ = conn.await;
+                });
+            }
+        });
+        Ok(Self {
+            endpoint: format!("http://{addr}"),
+            access_key,
+            secret_key,
+            bucket,
+            region: "us-east-1".to_owned(),
+            shutdown: Some(shutdown),
+            runtime: Some(runtime),
+            dir,
+        })
+    }
+
+    /// A provider configuration for this server: its endpoint, bucket and credentials,
+    /// plain HTTP, path-style, and the capabilities of `s3s-fs` (no nested keys, no
+    /// conditional create).
+    pub fn config(&self) -> S3Config {
+        S3Config::new(self.bucket.clone())
+            .with_endpoint(self.endpoint.clone())
+            .with_region(self.region.clone())
+            .with_allow_http(true)
+            .with_credentials(self.access_key.clone(), self.secret_key.clone())
+            .with_nested_keys(false)
+            .with_conditional_create(false)
+    }
+
+    /// The directory the server stores its buckets in.
+    pub fn root(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            // The accept loop may be gone already; then there is nothing to stop.
+            let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
