@@ -692,7 +692,7 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, name) = self.prepare_create(&st, path, true)?;
+            let (parent, name) = self.prepare_create(&st, path, true, true)?;
             let mode = (mode & 0o1777 & !st.umask) | S_IFDIR;
             let dir = Kind::Dir(Box::new(Dir {
                 entries: Entries::default(),
@@ -707,11 +707,13 @@ impl MemoryFileSystem {
     }
 
     /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
+    /// `check_write` is false for `link`, which checks `EPERM` before write permission.
     fn prepare_create<'p>(
         &self,
         st: &State,
         path: &'p str,
         want_dir: bool,
+        check_write: bool,
     ) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
         let mut r = Resolver::new(st, &self.cred);
         let (parent, last) = r.walk_parent(ROOT, path)?;
@@ -728,7 +730,7 @@ impl MemoryFileSystem {
             return Err(ENOENT);
         }
         self.rofs()?;
-        if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+        if check_write && !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
             return Err(EACCES);
         }
         Ok((parent, name))
@@ -951,7 +953,7 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let old = Resolver::new(&st, &self.cred).resolve(existing, false)?;
             check_path(new)?;
-            let (np, name) = self.prepare_create_lazy_perm(&st, new)?;
+            let (np, name) = self.prepare_create(&st, new, false, false)?;
             let oi = st.get(old)?;
             let safe_source = oi.is_file()
                 && oi.mode & S_ISUID == 0
@@ -983,30 +985,6 @@ impl MemoryFileSystem {
         Ok(())
     }
 
-    /// `filename_create` without the final permission check (link checks EPERM first).
-    fn prepare_create_lazy_perm<'p>(
-        &self,
-        st: &State,
-        path: &'p str,
-    ) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
-        let mut r = Resolver::new(st, &self.cred);
-        let (parent, last) = r.walk_parent(ROOT, path)?;
-        let Last::Name(name, trailing) = last else {
-            return Err(EEXIST);
-        };
-        if name.len() > NAME_MAX {
-            return Err(ENAMETOOLONG);
-        }
-        if st.child(parent, &name)?.is_some() {
-            return Err(EEXIST);
-        }
-        if trailing {
-            return Err(ENOENT);
-        }
-        self.rofs()?;
-        Ok((parent, name))
-    }
-
     /// Creates a symbolic link at `linkpath` pointing to `target` (stored as given).
     ///
     /// # Errors
@@ -1029,7 +1007,7 @@ impl MemoryFileSystem {
             check_path(target)?;
             check_path(linkpath)?;
             let mut st = self.lock();
-            let (parent, name) = self.prepare_create(&st, linkpath, false)?;
+            let (parent, name) = self.prepare_create(&st, linkpath, false, true)?;
             st.create(
                 parent,
                 &name,
