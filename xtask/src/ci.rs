@@ -39,6 +39,14 @@ const STEPS: &[Step] = &[
         run: test,
     },
     Step {
+        name: "features",
+        run: features,
+    },
+    Step {
+        name: "examples",
+        run: examples,
+    },
+    Step {
         name: "difftest",
         run: difftest,
     },
@@ -122,6 +130,46 @@ fn test() -> Outcome {
         "--skip",
         "core_matches_linux",
     ])))
+}
+
+/// The facade with no backend compiled in: every URL names the feature it needs.
+fn features() -> Outcome {
+    outcome(util::run(util::cargo().args([
+        "test",
+        "--package",
+        "memory-fs",
+        "--no-default-features",
+        "--lib",
+        "--tests",
+        "--locked",
+    ])))
+}
+
+/// The facade's examples, as a newcomer runs them.
+const EXAMPLES: &[&str] = &[
+    "quickstart",
+    "sqlite",
+    "versioned_reports",
+    "browse_python_store",
+];
+
+fn examples() -> Outcome {
+    for example in EXAMPLES {
+        let ran = util::run(util::cargo().args([
+            "run",
+            "--quiet",
+            "--package",
+            "memory-fs",
+            "--all-features",
+            "--locked",
+            "--example",
+            example,
+        ]));
+        if let Err(why) = ran {
+            return Outcome::Failed(format!("example {example}: {why}"));
+        }
+    }
+    Outcome::Passed
 }
 
 /// Operations the differential test runs in CI (`cargo xtask difftest` runs more).

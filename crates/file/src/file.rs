@@ -707,11 +707,13 @@ impl File {
         Ok(versions)
     }
 
-    /// The same file at version `n` of its `v<N>` folder (other folders unchanged).
+    /// Version `n` of the file: the same file kept only in its `v<N>` folder, set to
+    /// `v<n>`, so reads see that version (not a `latest` copy kept beside it). A file
+    /// with no versioned folder is returned unchanged.
     pub fn version(&self, n: u32) -> File {
         let mut config = self.config.clone();
-        if let Some((base, index)) = self.versioned_folder() {
-            config.file_paths[index] = format!("{base}v{n}");
+        if let Some((base, _)) = self.versioned_folder() {
+            config.file_paths = vec![format!("{base}v{n}")];
         }
         File {
             storage: self.storage.clone(),

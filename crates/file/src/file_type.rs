@@ -365,6 +365,62 @@ impl FileType {
         )
     }
 
+    /// The names [`by_name`](Self::by_name) knows, in a stable order.
+    pub const BUILT_IN: [&'static str; 9] = [
+        "json",
+        "json_single",
+        "text",
+        "markdown",
+        "html",
+        "binary",
+        "png",
+        "jpeg",
+        "data",
+    ];
+
+    /// The built-in type called `name` (one of [`BUILT_IN`](Self::BUILT_IN)), or `None`.
+    ///
+    /// ```
+    /// use memory_fs_file::FileType;
+    /// assert_eq!(FileType::by_name("markdown"), Some(FileType::markdown()));
+    /// assert_eq!(FileType::by_name("yaml"), None);
+    /// ```
+    pub fn by_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "json" => Self::json(),
+            "json_single" => Self::json_single(),
+            "text" => Self::text(),
+            "markdown" => Self::markdown(),
+            "html" => Self::html(),
+            "binary" => Self::binary(),
+            "png" => Self::png(),
+            "jpeg" => Self::jpeg(),
+            "data" => Self::data(),
+            _ => return None,
+        })
+    }
+
+    /// The built-in type a file extension (without the dot, any case) suggests:
+    /// `md` and `markdown` give markdown, `txt` text, `jpg` and `jpeg` jpeg, and so on.
+    ///
+    /// ```
+    /// use memory_fs_file::FileType;
+    /// assert_eq!(FileType::from_extension("MD"), Some(FileType::markdown()));
+    /// assert_eq!(FileType::from_extension("exe"), None);
+    /// ```
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        Some(match extension.to_ascii_lowercase().as_str() {
+            "json" => Self::json(),
+            "txt" | "text" => Self::text(),
+            "md" | "markdown" => Self::markdown(),
+            "html" | "htm" => Self::html(),
+            "bin" => Self::binary(),
+            "png" => Self::png(),
+            "jpg" | "jpeg" => Self::jpeg(),
+            _ => return None,
+        })
+    }
+
     /// Whether only the content file is stored (no config, no metadata).
     pub fn content_only(&self) -> bool {
         self.name == "json_single"

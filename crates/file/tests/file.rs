@@ -398,6 +398,43 @@ fn versions_chain_and_link_back() {
 }
 
 #[test]
+fn version_n_reads_that_version_not_the_latest_copy() {
+    let s = store();
+    for v in 1..=3 {
+        let f = file(
+            &s,
+            "doc",
+            FileType::json(),
+            vec![PathHandler::latest(), PathHandler::versioned()],
+        );
+        assert_eq!(
+            f.config().file_paths,
+            ["latest".to_owned(), format!("v{v}")]
+        );
+        f.save_json(&json!({ "v": v })).expect("save");
+    }
+    let newest = file(&s, "doc", FileType::json(), vec![PathHandler::latest()]);
+    assert_eq!(newest.load_json().expect("load"), Some(json!({"v": 3})));
+    let history = file(
+        &s,
+        "doc",
+        FileType::json(),
+        vec![PathHandler::latest(), PathHandler::versioned_at(1)],
+    );
+    assert_eq!(history.versions().expect("versions"), [1, 2, 3]);
+    for v in 1..=3 {
+        let old = history.version(v);
+        assert_eq!(old.config().file_paths, [format!("v{v}")]);
+        assert_eq!(old.load_json().expect("load"), Some(json!({ "v": v })));
+    }
+    assert_eq!(
+        newest.version(1).config().file_paths,
+        ["latest"],
+        "a file without a versioned folder is unchanged"
+    );
+}
+
+#[test]
 fn metadata_is_rewritten_and_user_data_kept() {
     let s = store();
     let f = file(&s, "counter", FileType::json(), vec![PathHandler::latest()]);

@@ -6,3 +6,7 @@ mod target;
 
 pub use project::{Project, ProjectError};
 pub use target::{Target, TargetCreate};
+
+/// The file layer this crate is built on (and, as `file::storage`, the storage layer),
+/// re-exported so the layers above need only this crate.
+pub use memory_fs_file as file;

@@ -1,0 +1,55 @@
+//! Memory-FS: one typed file API over memory, disk, SQLite and S3.
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod fs;
+mod open;
+mod url;
+
+pub use error::{Error, Result};
+pub use fs::{CopyReport, Data, Delete, Edit, Load, MemoryFs, Save};
+pub use url::{S3Location, StoreUrl};
+
+pub use memory_fs_target::file::storage::{
+    Capabilities, ErrorKind, InvalidPath, SafePath, Storage, StorageError,
+};
+pub use memory_fs_target::file::{
+    Clock, DeleteReport, Encoding, ExistsStrategy, File, FileBuilder, FileConfig, FileError,
+    FileId, FileInfo, FileMetadata, FileType, FixedClock, HandlerKind, PathHandler, Serialization,
+    SystemClock,
+};
+pub use memory_fs_target::{Project, ProjectError, Target, TargetCreate};
+
+/// The in-memory provider (feature `memory`, on by default).
+#[cfg(feature = "memory")]
+pub use memory_fs_storage_memory as memory;
+
+/// The local-disk provider (feature `disk`).
+#[cfg(feature = "disk")]
+pub use memory_fs_storage_disk as disk;
+
+/// The SQLite provider (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use memory_fs_storage_sqlite as sqlite;
+
+/// The S3 provider (feature `s3`).
+#[cfg(feature = "s3")]
+pub use memory_fs_storage_s3 as s3;
+
+/// The lower layers, for what the facade does not cover.
+pub mod layers {
+    /// The target and project layer.
+    pub use memory_fs_target as target;
+    /// The file layer.
+    pub use memory_fs_target::file;
+    /// The storage trait and its conformance kit.
+    pub use memory_fs_target::file::storage;
+}
+
+/// Everything a typical user imports: `use memory_fs::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ExistsStrategy, File, FileConfig, FileId, FileType, MemoryFs, PathHandler, Project,
+        SafePath, Storage, StoreUrl, Target,
+    };
+}
