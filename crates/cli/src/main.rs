@@ -1,0 +1,211 @@
+//! `memory-fs`: the command line of Memory-FS.
+//!
+//! Saves, loads, lists, verifies and copies logical files in any store a URL names,
+//! and mounts a POSIX core through FUSE. Run `memory-fs --help` for the commands.
+
+mod commands;
+mod error;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{CliError, Code};
+
+/// What `--help` prints after the commands.
+const AFTER_HELP: &str = "\
+Store URLs:
+  sqlite://memory-fs.db      an SQLite file (the default, in the working directory)
+  sqlite::memory:            an SQLite database in memory (gone at exit)
+  memory://                  the in-memory POSIX core (gone at exit)
+  file:///abs/dir, file:dir  a directory on disk
+  s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1
+                             any S3-compatible server; credentials from
+                             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+
+Exit codes:
+  0  success
+  1  not found (no such id, version, folder or input file)
+  2  usage: bad arguments, bad store URL, or input that does not fit the type
+  3  integrity: a hash mismatch, a corrupt config or metadata, or `verify` found problems
+  4  failure of the store or of the local filesystem
+  130 interrupted";
+
+/// Logical files (content, config, metadata) in memory, on disk, in SQLite or on S3.
+#[derive(Debug, Parser)]
+#[command(name = "memory-fs", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    /// The store to use.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMORY_FS_STORE",
+        default_value = "sqlite://memory-fs.db",
+        value_name = "URL"
+    )]
+    store: String,
+
+    /// Print JSON (for scripts) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Save a file (or standard input) as a logical file.
+    Save(SaveArgs),
+    /// Write a logical file's content to standard output or a file.
+    Load(LoadArgs),
+    /// List the logical files (or, with --raw, the physical keys).
+    Ls(LsArgs),
+    /// Show a logical file's config and metadata.
+    Info(IdArg),
+    /// List the stored versions of a logical file.
+    Versions(IdArg),
+    /// Delete a logical file (content, config and metadata in every folder).
+    Rm(IdArg),
+    /// Copy every key of one store into another (for example sqlite:// to s3://).
+    Cp(CpArgs),
+    /// Re-hash every content and compare it with its metadata.
+    Verify(VerifyArgs),
+    /// Save a few example files into the store and show them: a first tour.
+    Demo,
+}
+
+/// How `save` places a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Handler {
+    /// `latest/`: overwritten by each save.
+    Latest,
+    /// `YYYY/MM/DD/HH/`: one folder per hour (UTC).
+    Temporal,
+    /// `v1/`, `v2/`…: a new folder per save.
+    Versioned,
+    /// The folder given with --folder.
+    Custom,
+}
+
+#[derive(Debug, Args)]
+struct SaveArgs {
+    /// The file to save; `-` or nothing reads standard input.
+    input: Option<PathBuf>,
+    /// The file id (default: the input's name without its extension).
+    #[arg(long)]
+    id: Option<String>,
+    /// The file type (default: from the input's extension).
+    #[arg(long = "type", value_name = "TYPE")]
+    file_type: Option<String>,
+    /// Where to place the file; repeat for several folders.
+    #[arg(
+        long = "path-handler",
+        value_enum,
+        default_value = "latest",
+        value_name = "HANDLER"
+    )]
+    handlers: Vec<Handler>,
+    /// The folder of `--path-handler custom`.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<String>,
+    /// A tag to add to the metadata; repeat for several.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The file id.
+    id: String,
+    /// Write the content here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Load this stored version (see `versions`).
+    #[arg(long)]
+    version: Option<u32>,
+    /// Load the copy in this folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "version")]
+    folder: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct LsArgs {
+    /// Only what lies under this key prefix.
+    prefix: Option<String>,
+    /// List physical keys and their sizes instead of logical files.
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Debug, Args)]
+struct IdArg {
+    /// The file id.
+    id: String,
+}
+
+#[derive(Debug, Args)]
+struct CpArgs {
+    /// The destination store.
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// The source store (default: --store).
+    #[arg(long, value_name = "URL")]
+    from: Option<String>,
+    /// Copy only the keys under this prefix.
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Only the files under this key prefix.
+    prefix: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            // Help and version go to stdout; nothing useful can be done if that fails.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(code).unwrap_or(Code::Usage as u8));
+        }
+    };
+    match commands::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.code == Code::BrokenPipe => e.exit_code(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(hint) = &e.hint {
+                eprintln!("hint: {hint}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+impl Cli {
+    fn open(&self) -> Result<memory_fs::MemoryFs, CliError> {
+        open_url(&self.store)
+    }
+}
+
+/// Opens a store, with the store named in the error.
+fn open_url(url: &str) -> Result<memory_fs::MemoryFs, CliError> {
+    Ok(memory_fs::MemoryFs::open(url)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,741 @@
+//! The real `memory-fs` binary, run as a user would: every subcommand on the default
+//! store and on memory, disk and SQLite stores, `cp` between every pair of backends
+//! (S3 on the in-process server), and bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use memory_fs_storage_s3::testing::TestServer;
+use serde_json::{Value, json};
+
+/// A scratch working directory and the environment the binary runs in.
+struct Env {
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+/// What a run gave.
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.text(), self.stderr))
+    }
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            vars: Vec::new(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_memory-fs"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("MEMORY_FS_STORE")
+            .env_remove("RUST_BACKTRACE");
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn memory-fs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("write stdin");
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        assert!(
+            !stderr.contains("panicked"),
+            "memory-fs {args:?} panicked: {stderr}"
+        );
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, None)
+    }
+
+    /// Runs and requires exit code 0.
+    fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(
+            run.code,
+            0,
+            "memory-fs {args:?}: {}\n{}",
+            run.stderr,
+            run.text()
+        );
+        run
+    }
+
+    /// Runs and requires exit code `code` and one `error:` line on stderr.
+    fn fails(&self, args: &[&str], code: i32) -> Run {
+        let run = self.run(args);
+        assert_eq!(
+            run.code,
+            code,
+            "memory-fs {args:?}: {}\n{}",
+            run.stderr,
+            run.text()
+        );
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+        run
+    }
+}
+
+/// The full round of subcommands on one persistent store (`store` is `None` for the default).
+fn every_subcommand(env: &Env, store: Option<&str>) {
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = store
+            .map(|s| vec!["--store".to_owned(), s.to_owned()])
+            .unwrap_or_default();
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        all
+    };
+    let run = |args: &[&str]| {
+        let a = with(args);
+        env.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let fails = |args: &[&str], code: i32| {
+        let a = with(args);
+        env.fails(&a.iter().map(String::as_str).collect::<Vec<_>>(), code)
+    };
+
+    std::fs::write(env.path("notes.md"), "# Notes\n\nfirst\n").expect("write");
+    std::fs::write(
+        env.path("settings.json"),
+        r#"{"theme": "dark", "n": [1, 2]}"#,
+    )
+    .expect("write");
+    let blob: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(env.path("blob.bin"), &blob).expect("write");
+
+    let saved = run(&[
+        "save",
+        "notes.md",
+        "--path-handler",
+        "latest",
+        "--path-handler",
+        "versioned",
+        "--tag",
+        "docs",
+        "--json",
+    ])
+    .json();
+    assert_eq!(saved["id"], "notes");
+    assert_eq!(saved["type"], "markdown");
+    assert_eq!(saved["folders"], json!(["latest", "v1"]));
+    std::fs::write(env.path("notes.md"), "# Notes\n\nsecond\n").expect("write");
+    let out = run(&[
+        "save",
+        "notes.md",
+        "--path-handler",
+        "latest",
+        "--path-handler",
+        "versioned",
+    ])
+    .text();
+    assert!(out.starts_with("saved notes (markdown, "), "{out}");
+    assert!(out.contains("latest/, v2/"), "{out}");
+    run(&["save", "settings.json"]);
+    run(&[
+        "save",
+        "blob.bin",
+        "--id",
+        "blob",
+        "--path-handler",
+        "custom",
+        "--folder",
+        "data/raw",
+    ]);
+    let a = with(&[
+        "save",
+        "--id",
+        "greeting",
+        "--type",
+        "text",
+        "--path-handler",
+        "temporal",
+    ]);
+    let piped = env.run_with(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(b"hello from stdin\n"),
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+
+    // ls, both forms.
+    let listed = run(&["ls", "--json"]).json();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["blob", "greeting", "notes", "settings"]);
+    let notes = &listed[2];
+    assert_eq!(notes["versions"], 2);
+    assert_eq!(notes["folders"], json!(["latest", "v1", "v2"]));
+    assert_eq!(notes["size"], 16);
+    let table = run(&["ls"]).text();
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("blob ") && l.contains("data/raw")),
+        "{table}"
+    );
+    let raw = run(&["ls", "--raw", "--json"]).json();
+    let raw_keys: Vec<&str> = raw
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| k["key"].as_str().expect("key"))
+        .collect();
+    assert!(raw_keys.contains(&"data/raw/blob.bin"), "{raw_keys:?}");
+    assert_eq!(
+        raw_keys.len(),
+        3 * 6,
+        "3 keys per folder: latest, v1, v2, settings' latest, data/raw, greeting's hour"
+    );
+    let under = run(&["ls", "data", "--raw", "--json"]).json();
+    assert_eq!(under.as_array().expect("array").len(), 3);
+
+    // load: stdout, --out, --version, --folder, --json.
+    assert_eq!(run(&["load", "notes"]).stdout, b"# Notes\n\nsecond\n");
+    assert_eq!(
+        run(&["load", "notes", "--version", "1"]).stdout,
+        b"# Notes\n\nfirst\n"
+    );
+    assert_eq!(
+        run(&["load", "notes", "--folder", "v2"]).stdout,
+        b"# Notes\n\nsecond\n"
+    );
+    assert_eq!(run(&["load", "blob"]).stdout, blob);
+    assert_eq!(run(&["load", "greeting"]).stdout, b"hello from stdin\n");
+    run(&["load", "blob", "--out", "copy.bin"]);
+    assert_eq!(std::fs::read(env.path("copy.bin")).expect("read"), blob);
+    let loaded = run(&["load", "settings", "--json"]).json();
+    assert_eq!(loaded["content"], json!({"theme": "dark", "n": [1, 2]}));
+    assert_eq!(loaded["encoding"], "json");
+    let loaded = run(&["load", "blob", "--json"]).json();
+    assert_eq!(loaded["encoding"], "base64");
+    fails(&["load", "notes", "--version", "9"], 1);
+    fails(&["load", "notes", "--folder", "nowhere"], 1);
+    fails(&["load", "settings", "--version", "1"], 1);
+
+    // info and versions.
+    let info = run(&["info", "notes", "--json"]).json();
+    assert_eq!(info["versions"], json!([1, 2]));
+    assert_eq!(
+        info["tags"],
+        json!(["docs"]),
+        "a save keeps the tags of the metadata it replaces"
+    );
+    assert_eq!(info["keys"].as_array().expect("keys").len(), 9);
+    let text = run(&["info", "settings"]).text();
+    assert!(text.contains("content hash"), "{text}");
+    let versions = run(&["versions", "notes", "--json"]).json();
+    assert_eq!(versions.as_array().expect("array").len(), 2);
+    assert_eq!(versions[0]["size"], 15);
+    assert!(run(&["versions", "notes"]).text().contains("v2"));
+    fails(&["versions", "settings"], 1);
+
+    // verify, then rm.
+    let verified = run(&["verify", "--json"]).json();
+    assert_eq!(verified["checked"], 6);
+    assert_eq!(verified["problems"], json!([]));
+    let removed = run(&["rm", "notes", "--json"]).json();
+    assert_eq!(removed["deleted"].as_array().expect("deleted").len(), 9);
+    fails(&["rm", "notes"], 1);
+    fails(&["info", "notes"], 1);
+    assert!(run(&["rm", "blob"]).text().contains("removed blob: 3 keys"));
+}
+
+#[test]
+fn every_subcommand_on_the_default_store() {
+    let env = Env::new();
+    every_subcommand(&env, None);
+    assert!(
+        env.path("memory-fs.db").is_file(),
+        "the default store is memory-fs.db in the working directory"
+    );
+}
+
+#[test]
+fn the_store_comes_from_the_environment_too() {
+    let mut env = Env::new();
+    env.vars
+        .push(("MEMORY_FS_STORE".into(), "sqlite://from-env.db".into()));
+    env.ok(&["demo"]);
+    assert!(env.path("from-env.db").is_file());
+    assert!(!env.path("memory-fs.db").exists());
+}
+
+#[test]
+fn every_subcommand_on_disk_and_sqlite() {
+    let env = Env::new();
+    every_subcommand(&env, Some("file:store-dir"));
+    assert!(
+        env.path("store-dir/latest/settings.json").is_file(),
+        "keys are files on disk"
+    );
+    let env = Env::new();
+    let db = env.path("other.db");
+    every_subcommand(&env, Some(&format!("sqlite://{}", db.display())));
+}
+
+#[test]
+fn every_subcommand_on_a_memory_store() {
+    // A memory store lives as long as one command: each subcommand sees a fresh store.
+    let env = Env::new();
+    std::fs::write(env.path("a.txt"), "x").expect("write");
+    let demo = env.ok(&["--store", "memory://", "demo"]).text();
+    assert!(
+        demo.contains("readme") && demo.contains("settings") && demo.contains("pixel"),
+        "{demo}"
+    );
+    assert!(
+        env.ok(&["--store", "memory://", "save", "a.txt"])
+            .text()
+            .starts_with("saved a (text")
+    );
+    assert_eq!(
+        env.ok(&["--store", "memory://", "ls", "--json"]).json(),
+        json!([])
+    );
+    assert_eq!(
+        env.ok(&["--store", "memory://", "ls", "--raw", "--json"])
+            .json(),
+        json!([])
+    );
+    assert!(
+        env.ok(&["--store", "memory://", "ls"])
+            .text()
+            .starts_with("no files in memory://")
+    );
+    env.fails(&["--store", "memory://", "load", "a"], 1);
+    env.fails(&["--store", "memory://", "info", "a"], 1);
+    env.fails(&["--store", "memory://", "versions", "a"], 1);
+    env.fails(&["--store", "memory://", "rm", "a"], 1);
+    assert_eq!(
+        env.ok(&["--store", "memory://", "verify", "--json"]).json()["checked"],
+        0
+    );
+    let copied = env
+        .ok(&[
+            "--store",
+            "memory://",
+            "cp",
+            "--to",
+            "sqlite://m.db",
+            "--json",
+        ])
+        .json();
+    assert_eq!(copied["keys"], 0);
+}
+
+#[test]
+fn cp_between_every_pair_of_backends() {
+    let server = TestServer::start().expect("s3 server");
+    let mut env = Env::new();
+    env.vars
+        .push(("AWS_ACCESS_KEY_ID".into(), server.access_key.clone()));
+    env.vars
+        .push(("AWS_SECRET_ACCESS_KEY".into(), server.secret_key.clone()));
+    let s3 = |prefix: &str| {
+        format!(
+            "s3://{}/{prefix}?endpoint={}&region={}&nested_keys=false&conditional_create=false",
+            server.bucket, server.endpoint, server.region
+        )
+    };
+    let stores = |tag: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("disk", format!("file:{tag}-disk")),
+            ("sqlite", format!("sqlite://{tag}.db")),
+            ("s3", s3(tag)),
+        ]
+    };
+    // Sources, filled through the binary.
+    std::fs::write(env.path("doc.md"), "# Doc\n").expect("write");
+    std::fs::write(env.path("conf.json"), r#"{"a": 1}"#).expect("write");
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(env.path("big.bin"), &big).expect("write");
+    let sources = stores("src");
+    for (_, src) in &sources {
+        env.ok(&[
+            "--store",
+            src,
+            "save",
+            "doc.md",
+            "--path-handler",
+            "latest",
+            "--path-handler",
+            "versioned",
+        ]);
+        env.ok(&["--store", src, "save", "conf.json"]);
+        env.ok(&["--store", src, "save", "big.bin"]);
+    }
+    let expected_raw = env
+        .ok(&["--store", &sources[0].1, "ls", "--raw", "--json"])
+        .json();
+    let expected_ls = env.ok(&["--store", &sources[0].1, "ls", "--json"]).json();
+    assert_eq!(expected_raw.as_array().expect("keys").len(), 12);
+
+    for (from_name, from) in &sources {
+        let mut destinations = stores(&format!("to-{from_name}"));
+        destinations.push(("memory", "memory://".into()));
+        for (to_name, to) in &destinations {
+            let report = env.ok(&["cp", "--from", from, "--to", to, "--json"]).json();
+            assert_eq!(report["keys"], 12, "{from_name} -> {to_name}");
+            assert!(report["bytes"].as_u64().expect("bytes") > big.len() as u64);
+            if *to_name == "memory" {
+                continue;
+            }
+            let raw = env.ok(&["--store", to, "ls", "--raw", "--json"]).json();
+            assert_eq!(
+                raw, expected_raw,
+                "{from_name} -> {to_name}: keys and sizes"
+            );
+            let mut ls = env.ok(&["--store", to, "ls", "--json"]).json();
+            let mut want = expected_ls.clone();
+            for v in [&mut ls, &mut want] {
+                for f in v.as_array_mut().expect("array") {
+                    f.as_object_mut().expect("object").remove("timestamp");
+                }
+            }
+            assert_eq!(ls, want, "{from_name} -> {to_name}: logical files");
+            assert_eq!(env.ok(&["--store", to, "load", "big"]).stdout, big);
+            assert_eq!(
+                env.ok(&["--store", to, "verify", "--json"]).json()["problems"],
+                json!([])
+            );
+        }
+    }
+    // `--store` is the default source; the summary is one line.
+    let summary = env
+        .ok(&["--store", &sources[1].1, "cp", "--to", "file:summary"])
+        .text();
+    assert!(
+        summary.starts_with("copied 12 keys (") && summary.contains(" to file:summary in "),
+        "{summary}"
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_the_right_exit_code() {
+    let env = Env::new();
+    std::fs::write(env.path("data.json"), "{not json").expect("write");
+    std::fs::write(env.path("latin1.txt"), b"caf\xe9").expect("write");
+    std::fs::write(env.path("program.exe"), b"MZ").expect("write");
+
+    let e = env.fails(&["--store", "ftp://host/x", "ls"], 2);
+    assert!(
+        e.stderr.contains("unknown store scheme \"ftp\"") && e.stderr.contains("\nhint: "),
+        "{}",
+        e.stderr
+    );
+    env.fails(&["--store", "sqlite://", "ls"], 2);
+    env.fails(&["--store", "s3://b?secret_access_key=x", "ls"], 2);
+    let e = env.fails(&["save", "missing.md"], 1);
+    assert!(e.stderr.contains("cannot read missing.md"), "{}", e.stderr);
+    let e = env.fails(&["save", "data.json"], 2);
+    assert!(e.stderr.contains("not JSON"), "{}", e.stderr);
+    env.ok(&["save", "data.json", "--type", "text"]);
+    let e = env.fails(&["save", "latin1.txt"], 2);
+    assert!(e.stderr.contains("not UTF-8"), "{}", e.stderr);
+    env.ok(&["save", "latin1.txt", "--type", "binary"]);
+    let e = env.fails(&["save", "program.exe"], 2);
+    assert!(
+        e.stderr.contains("cannot tell the type") && e.stderr.contains("hint: pass --type"),
+        "{}",
+        e.stderr
+    );
+    let e = env.fails(&["save", "data.json", "--type", "yaml"], 2);
+    assert!(e.stderr.contains("unknown type \"yaml\""), "{}", e.stderr);
+    let e = env.fails(
+        &["save", "data.json", "--id", "bad id!", "--type", "text"],
+        2,
+    );
+    assert!(e.stderr.contains("invalid file id"), "{}", e.stderr);
+    env.fails(
+        &[
+            "save",
+            "data.json",
+            "--type",
+            "text",
+            "--path-handler",
+            "custom",
+        ],
+        2,
+    );
+    env.fails(&["save", "--type", "text"], 2);
+    env.fails(&["load", "nothing"], 1);
+    // clap's own usage errors.
+    let run = env.run(&["save", "--path-handler", "sideways", "x"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(env.run(&["frobnicate"]).code, 2);
+    assert_eq!(env.run(&[]).code, 2);
+    let help = env.ok(&["--help"]).text();
+    assert!(
+        help.contains("Exit codes:") && help.contains("sqlite://memory-fs.db"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_corrupt_store_is_reported_not_read() {
+    let env = Env::new();
+    std::fs::write(env.path("a.json"), r#"{"k": 1}"#).expect("write");
+    std::fs::write(env.path("b.txt"), "bee").expect("write");
+    env.ok(&["--store", "file:s", "save", "a.json"]);
+    env.ok(&["--store", "file:s", "save", "b.txt"]);
+    // Content changed behind the store's back: load refuses, verify names it.
+    std::fs::write(env.path("s/latest/b.txt"), "wasp").expect("tamper");
+    let e = env.fails(&["--store", "file:s", "load", "b"], 3);
+    assert!(
+        e.stderr.contains("does not match its metadata"),
+        "{}",
+        e.stderr
+    );
+    let v = env.run(&["--store", "file:s", "verify", "--json"]);
+    assert_eq!(v.code, 3);
+    let report = v.json();
+    assert_eq!(report["problems"][0]["key"], "latest/b.txt");
+    assert_eq!(env.run(&["--store", "file:s", "verify"]).code, 3);
+    // A config that is not JSON: listing fails with the key named; verify lists it.
+    std::fs::write(env.path("s/latest/a.json.config"), "{garbage").expect("tamper");
+    let e = env.fails(&["--store", "file:s", "ls"], 3);
+    assert!(
+        e.stderr.contains("corrupt config latest/a.json.config"),
+        "{}",
+        e.stderr
+    );
+    let report = env.run(&["--store", "file:s", "verify", "--json"]).json();
+    assert_eq!(report["problems"].as_array().expect("problems").len(), 2);
+    // A database file that is not a database.
+    std::fs::write(env.path("junk.db"), vec![b'x'; 4096]).expect("write");
+    let e = env.fails(&["--store", "sqlite://junk.db", "ls"], 4);
+    assert!(e.stderr.contains("junk.db"), "{}", e.stderr);
+}
+
+/// Counts the regular files under `dir`.
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { count_files(&p) } else { 1 }
+        })
+        .sum()
+}
+
+#[test]
+fn an_interrupted_cp_loses_nothing_at_the_destination() {
+    let env = Env::new();
+    // A source of many small logical files, and a destination already holding some
+    // of the same keys with other bytes, and keys of its own.
+    let source = memory_fs::MemoryFs::open(&format!("sqlite://{}", env.path("src.db").display()))
+        .expect("src");
+    for i in 0..600 {
+        source
+            .file_at(
+                &format!("item-{i:04}"),
+                memory_fs::FileType::text(),
+                [memory_fs::PathHandler::latest()],
+            )
+            .expect("file")
+            .save_text(&format!("new content of item {i}\n").repeat(40))
+            .expect("save");
+    }
+    let dest_dir = env.path("dest");
+    let dest = memory_fs::MemoryFs::open(&format!("file://{}", dest_dir.display())).expect("dest");
+    let mut before = Vec::new();
+    for i in (0..600).step_by(50) {
+        let f = dest
+            .file_at(
+                &format!("item-{i:04}"),
+                memory_fs::FileType::text(),
+                [memory_fs::PathHandler::latest()],
+            )
+            .expect("file");
+        f.save_text("old destination content\n").expect("save");
+        before.push(f);
+    }
+    let own = dest
+        .file("mine", memory_fs::FileType::json())
+        .expect("file");
+    own.save_json(&json!({"keep": true})).expect("save");
+    let old_bytes: Vec<(String, Vec<u8>)> = dest
+        .keys(None)
+        .expect("keys")
+        .into_iter()
+        .map(|k| {
+            let b = dest
+                .storage()
+                .file_bytes(&k)
+                .expect("read")
+                .expect("present");
+            (k.as_str().to_owned(), b)
+        })
+        .collect();
+    let new_bytes = |key: &str| {
+        source
+            .storage()
+            .file_bytes(&memory_fs::SafePath::new(key).expect("key"))
+            .expect("read")
+    };
+
+    let files_before = count_files(&dest_dir);
+    let mut child = env
+        .command(&[
+            "--store",
+            &format!("sqlite://{}", env.path("src.db").display()),
+            "cp",
+            "--to",
+            &format!("file://{}", dest_dir.display()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cp");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_files(&dest_dir) < files_before + 300 && Instant::now() < deadline {
+        if child.try_wait().expect("poll").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let killed_mid_way = child.try_wait().expect("poll").is_none();
+    child.kill().ok();
+    child.wait().expect("reap");
+    eprintln!(
+        "cp killed mid-way: {killed_mid_way} ({} files at the destination)",
+        count_files(&dest_dir)
+    );
+
+    // Every key that was there is whole: its old bytes or the source's, nothing torn.
+    for (key, old) in &old_bytes {
+        let now = dest
+            .storage()
+            .file_bytes(&memory_fs::SafePath::new(key.as_str()).expect("key"))
+            .expect("read")
+            .unwrap_or_else(|| panic!("{key} was lost"));
+        assert!(
+            now == *old || Some(&now) == new_bytes(key).as_ref(),
+            "{key} is torn"
+        );
+    }
+    // No partial or temporary file shows as a key.
+    for key in dest.keys(None).expect("keys") {
+        let here = dest
+            .storage()
+            .file_bytes(&key)
+            .expect("read")
+            .expect("present");
+        let from_source = new_bytes(key.as_str());
+        let was = old_bytes
+            .iter()
+            .find(|(k, _)| k == key.as_str())
+            .map(|(_, b)| b);
+        assert!(
+            Some(&here) == from_source.as_ref() || Some(&here) == was,
+            "{key} is neither old nor new"
+        );
+    }
+    // Running cp again completes the copy.
+    env.ok(&[
+        "--store",
+        &format!("sqlite://{}", env.path("src.db").display()),
+        "cp",
+        "--to",
+        &format!("file://{}", dest_dir.display()),
+    ]);
+    assert_eq!(
+        env.ok(&[
+            "--store",
+            &format!("file://{}", dest_dir.display()),
+            "verify",
+            "--json"
+        ])
+        .json()["problems"],
+        json!([])
+    );
+    assert_eq!(own.load_json().expect("load"), Some(json!({"keep": true})));
+    for f in before {
+        let in_source = source.file_for(f.config());
+        assert_eq!(
+            f.load_text().expect("load"),
+            in_source.load_text().expect("load")
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let env = Env::new();
+    env.ok(&["demo"]);
+    let mut child = env
+        .command(&["ls", "--raw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(141),
+        "{:?} {stderr}",
+        out.status
+    );
+}
