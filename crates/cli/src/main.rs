@@ -1,7 +1,5 @@
 //! `memory-fs`: the command line of Memory-FS.
-//!
-//! Saves, loads, lists, verifies and copies logical files in any store a URL names,
-//! and mounts a POSIX core through FUSE. Run `memory-fs --help` for the commands.
+#![doc = include_str!("../README.md")]
 
 mod commands;
 mod error;
