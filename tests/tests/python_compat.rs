@@ -294,3 +294,38 @@ fn replaying_python_operations_writes_the_same_bytes() {
         }
     }
 }
+
+#[test]
+fn the_python_sqlite_store_opens_through_the_facade() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("multiple_paths.sqlite");
+    std::fs::copy(fixtures().join("_backends/multiple_paths.sqlite"), &db).expect("copy fixture");
+    let fs = memory_fs::MemoryFs::open(&format!("sqlite://{}", db.display())).expect("open");
+    let from_disk = memory_fs::MemoryFs::open(&format!(
+        "file://{}",
+        fixtures().join("multiple_paths").display()
+    ))
+    .expect("open the same store on disk");
+    let listing = |fs: &memory_fs::MemoryFs| -> Vec<(String, Vec<String>, Option<Value>)> {
+        fs.list(None)
+            .expect("list")
+            .iter()
+            .map(|t| {
+                let c = t.config();
+                (
+                    c.file_id.as_str().to_owned(),
+                    c.file_paths.clone(),
+                    t.file().load_json().expect("load"),
+                )
+            })
+            .collect()
+    };
+    let found = listing(&fs);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "order-42");
+    assert_eq!(
+        found,
+        listing(&from_disk),
+        "the SQLite and directory stores agree"
+    );
+}

@@ -2,7 +2,9 @@
 //!
 //! `cargo run -p memory-fs --features disk --example browse_python_store [STORE_URL]`
 //!
-//! Without an argument it opens the Python-written fixture store beside the workspace.
+//! Without an argument it opens the Python-written fixture store beside the workspace;
+//! `sqlite://../shared/fixtures/python-memory-fs/_backends/multiple_paths.sqlite` (a
+//! copy of it: opening may write) opens the same store as Python's SQLite backend wrote it.
 
 use memory_fs::Serialization;
 use memory_fs::prelude::*;

@@ -15,6 +15,23 @@ pub struct SqliteConfig {
     pub path: Option<PathBuf>,
     /// `PRAGMA synchronous = FULL` (durable across power loss) rather than `NORMAL`.
     pub synchronous_full: bool,
+    /// The table layout; `None` uses the one the database already has (the Python
+    /// package's when only its table exists), else [`Layout::Native`].
+    pub layout: Option<Layout>,
+}
+
+/// How keys are laid out in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Layout {
+    /// `files(path TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID`, in WAL mode.
+    Native,
+    /// The Python `memory-fs` package's `Storage_FS__Sqlite` table:
+    /// `memory_fs_files(id INTEGER PRIMARY KEY, path TEXT, data BLOB, created_at
+    /// INTEGER, updated_at INTEGER)` with an index on `path`, timestamps in
+    /// milliseconds. A database the Python package wrote keeps its journal mode; a new
+    /// one is created in WAL mode (which Python's `sqlite3` reads as well).
+    Python,
 }
 
 impl SqliteConfig {
@@ -23,6 +40,7 @@ impl SqliteConfig {
         Self {
             path: Some(path.into()),
             synchronous_full: true,
+            layout: None,
         }
     }
 
@@ -31,6 +49,7 @@ impl SqliteConfig {
         Self {
             path: None,
             synchronous_full: true,
+            layout: None,
         }
     }
 
@@ -38,6 +57,12 @@ impl SqliteConfig {
     /// process, but the last saves may roll back after a power loss.
     pub fn synchronous_normal(mut self) -> Self {
         self.synchronous_full = false;
+        self
+    }
+
+    /// Uses `layout` (creating its table if missing) whatever the database holds.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = Some(layout);
         self
     }
 }

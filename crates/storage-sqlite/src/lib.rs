@@ -5,6 +5,6 @@ mod config;
 mod error;
 mod store;
 
-pub use config::SqliteConfig;
+pub use config::{Layout, SqliteConfig};
 pub use error::SqliteError;
 pub use store::SqliteStorage;

@@ -1,4 +1,5 @@
-//! The whole conformance suite against the SQLite provider, in memory and on a file.
+//! The whole conformance suite against the SQLite provider, in memory and on a file, in
+//! both table layouts (native and the Python package's).
 
 mod in_memory {
     use memory_fs_storage_sqlite::SqliteStorage;
@@ -13,6 +14,30 @@ mod on_file {
     fn fresh() -> Guarded<SqliteStorage, tempfile::TempDir> {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = SqliteConfig::file(dir.path().join("store.db")).synchronous_normal();
+        Guarded::new(SqliteStorage::with_config(config).expect("open"), dir)
+    }
+
+    memory_fs_storage::conformance_tests!(make = fresh);
+}
+
+mod python_layout_in_memory {
+    use memory_fs_storage_sqlite::{Layout, SqliteConfig, SqliteStorage};
+
+    memory_fs_storage::conformance_tests!(
+        make = || SqliteStorage::with_config(SqliteConfig::in_memory().layout(Layout::Python))
+            .expect("open")
+    );
+}
+
+mod python_layout_on_file {
+    use memory_fs_storage::testkit::Guarded;
+    use memory_fs_storage_sqlite::{Layout, SqliteConfig, SqliteStorage};
+
+    fn fresh() -> Guarded<SqliteStorage, tempfile::TempDir> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = SqliteConfig::file(dir.path().join("store.db"))
+            .synchronous_normal()
+            .layout(Layout::Python);
         Guarded::new(SqliteStorage::with_config(config).expect("open"), dir)
     }
 
