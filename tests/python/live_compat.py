@@ -1,7 +1,9 @@
 """Live compatibility with the Python memory-fs 0.41 package, driven by tests/tests/python_live.rs.
 
-usage: live_compat.py write DIR        -> writes a store with Python into DIR, prints a manifest (JSON)
-       live_compat.py read DIR MANIFEST -> reads the files MANIFEST lists from DIR with Python, prints results (JSON)
+usage: live_compat.py write STORE          -> writes a store with Python into STORE, prints a manifest (JSON)
+       live_compat.py read STORE MANIFEST -> reads the files MANIFEST lists from STORE with Python, prints results (JSON)
+
+STORE is a directory (Storage_FS__Local_Disk) or sqlite:PATH (Storage_FS__Sqlite on a file).
 """
 import base64, json, sys
 
@@ -9,6 +11,7 @@ from memory_fs.Memory_FS import Memory_FS
 from memory_fs.file_fs.File_FS import File_FS
 from memory_fs.schemas.Schema__Memory_FS__File__Config import Schema__Memory_FS__File__Config
 from memory_fs.storage_fs.providers.Storage_FS__Local_Disk import Storage_FS__Local_Disk
+from memory_fs.storage_fs.providers.Storage_FS__Sqlite import Storage_FS__Sqlite
 from memory_fs.path_handlers.Path__Handler__Latest import Path__Handler__Latest
 from memory_fs.path_handlers.Path__Handler__Versioned import Path__Handler__Versioned
 from memory_fs.path_handlers.Path__Handler__Custom import Path__Handler__Custom
@@ -28,6 +31,12 @@ CASES = [
 ]
 
 
+def storage(spec):
+    if spec.startswith("sqlite:"):
+        return Storage_FS__Sqlite(db_path=spec[len("sqlite:"):], in_memory=False).setup()
+    return Storage_FS__Local_Disk(root_path=spec)
+
+
 def encode(value):
     if isinstance(value, bytes):
         return {"encoding": "base64", "value": base64.b64encode(value).decode()}
@@ -42,7 +51,7 @@ def write(root):
     manifest = []
     for file_id, type_name, value in CASES:
         mfs = Memory_FS()
-        mfs.set_storage__local_disk(root_path=root)
+        mfs.set_storage(storage(root))
         mfs.add_handler(Path__Handler__Latest())
         mfs.add_handler(Path__Handler__Custom(custom_path="backup"))
         f = mfs.file(file_id=file_id, file_type=TYPES[type_name])
@@ -59,7 +68,7 @@ def read(root, manifest_path):
     for entry in manifest:
         config = Schema__Memory_FS__File__Config(file_id=entry["file_id"], file_paths=entry["file_paths"],
                                                  file_type=TYPES[entry["type"]]())
-        f = File_FS(file__config=config, storage_fs=Storage_FS__Local_Disk(root_path=root))
+        f = File_FS(file__config=config, storage_fs=storage(root))
         out.append({"file_id": entry["file_id"], "exists": bool(f.exists()), "content": encode(f.content())})
     print(json.dumps(out))
 

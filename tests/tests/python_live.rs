@@ -1,6 +1,6 @@
 //! Live compatibility with the Python `memory-fs` 0.41 package, both directions, on
-//! freshly generated data: Python writes a store on disk that we read, and we write a
-//! store that Python reads. Needs a Python with the package installed, named by
+//! freshly generated data, on disk and in SQLite: Python writes a store that we read,
+//! and we write a store that Python reads. Needs a Python with the package installed, named by
 //! `MEMORY_FS_PYTHON`; `cargo xtask python-compat` sets that up and runs this test
 //! (ignored otherwise, since it needs that interpreter).
 
@@ -9,8 +9,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use memory_fs_file::storage::{SafePath, Storage};
 use memory_fs_file::{File, FileConfig, FileId, FileType, PathHandler};
 use memory_fs_storage_disk::DiskStorage;
+use memory_fs_storage_sqlite::{Layout, SqliteConfig, SqliteStorage};
 use serde_json::{Value, json};
 
 fn python() -> String {
@@ -42,6 +44,23 @@ fn run_python(args: &[&str]) -> Value {
     })
 }
 
+/// Where a store lives, as Python's script takes it, and our storage over it.
+fn store(kind: &str, dir: &Path) -> (String, Arc<dyn Storage>) {
+    match kind {
+        "disk" => (
+            dir.to_str().expect("utf-8 path").to_owned(),
+            Arc::new(DiskStorage::open(dir).expect("open store")),
+        ),
+        _ => {
+            let db = dir.join("store.sqlite");
+            let storage =
+                SqliteStorage::with_config(SqliteConfig::file(&db).layout(Layout::Python))
+                    .expect("open store");
+            (format!("sqlite:{}", db.display()), Arc::new(storage))
+        }
+    }
+}
+
 fn file_type(name: &str) -> FileType {
     match name {
         "json" => FileType::json(),
@@ -55,9 +74,31 @@ fn file_type(name: &str) -> FileType {
 #[test]
 #[ignore = "needs Python with memory-fs 0.41: run `cargo xtask python-compat`"]
 fn python_writes_we_read() {
+    python_writes_we_read_on("disk");
+}
+
+#[test]
+#[ignore = "needs Python with memory-fs 0.41: run `cargo xtask python-compat`"]
+fn python_writes_we_read_sqlite() {
+    python_writes_we_read_on("sqlite");
+}
+
+fn python_writes_we_read_on(kind: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let manifest = run_python(&["write", dir.path().to_str().expect("utf-8 path")]);
-    let storage = Arc::new(DiskStorage::open(dir.path()).expect("open store"));
+    let spec = match kind {
+        "disk" => dir.path().to_str().expect("utf-8 path").to_owned(),
+        _ => format!("sqlite:{}", dir.path().join("store.sqlite").display()),
+    };
+    let manifest = run_python(&["write", &spec]);
+    // Opened only now, after Python made it: the SQLite layout is detected, not forced.
+    let storage: Arc<dyn Storage> = match kind {
+        "disk" => Arc::new(DiskStorage::open(dir.path()).expect("open store")),
+        _ => {
+            let s = SqliteStorage::open(dir.path().join("store.sqlite")).expect("open store");
+            assert_eq!(s.layout(), Layout::Python);
+            Arc::new(s)
+        }
+    };
     for entry in manifest.as_array().expect("manifest") {
         let id = FileId::new(entry["file_id"].as_str().expect("id")).expect("valid id");
         let paths: Vec<String> =
@@ -86,20 +127,24 @@ fn python_writes_we_read() {
             }
             other => panic!("unexpected encoding {other}"),
         }
+        let config_key = SafePath::new(format!(
+            "latest/{}.{}.config",
+            entry["file_id"].as_str().expect("id"),
+            ty.file_extension
+        ))
+        .expect("key");
         let stored = memory_fs_file::FileConfig::from_json(
             "config",
-            &std::fs::read(dir.path().join(format!(
-                "latest/{}.{}.config",
-                entry["file_id"].as_str().expect("id"),
-                ty.file_extension
-            )))
-            .expect("config"),
+            &storage
+                .file_bytes(&config_key)
+                .expect("read")
+                .expect("config"),
         )
         .expect("Python's config parses");
         assert_eq!(stored.file_type, ty, "Python's file type is ours");
     }
     eprintln!(
-        "python wrote {} files; all read back",
+        "python wrote {} files on {kind}; all read back",
         manifest.as_array().map_or(0, Vec::len)
     );
 }
@@ -107,8 +152,18 @@ fn python_writes_we_read() {
 #[test]
 #[ignore = "needs Python with memory-fs 0.41: run `cargo xtask python-compat`"]
 fn we_write_python_reads() {
+    we_write_python_reads_on("disk");
+}
+
+#[test]
+#[ignore = "needs Python with memory-fs 0.41: run `cargo xtask python-compat`"]
+fn we_write_python_reads_sqlite() {
+    we_write_python_reads_on("sqlite");
+}
+
+fn we_write_python_reads_on(kind: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let storage = Arc::new(DiskStorage::open(dir.path()).expect("open store"));
+    let (spec, storage) = store(kind, dir.path());
     let cases = [
         (
             "rs-json",
@@ -148,11 +203,8 @@ fn we_write_python_reads() {
     let manifest_path = dir.path().join("manifest.json.txt");
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json"))
         .expect("write manifest");
-    let results = run_python(&[
-        "read",
-        dir.path().to_str().expect("utf-8"),
-        manifest_path.to_str().expect("utf-8"),
-    ]);
+    drop(storage);
+    let results = run_python(&["read", &spec, manifest_path.to_str().expect("utf-8")]);
     for ((id, ty, value), result) in cases.iter().zip(results.as_array().expect("results")) {
         assert_eq!(result["file_id"], *id);
         assert_eq!(result["exists"], true, "{id}");
@@ -175,5 +227,8 @@ fn we_write_python_reads() {
             ),
         }
     }
-    eprintln!("we wrote {} files; python read them all back", cases.len());
+    eprintln!(
+        "we wrote {} files on {kind}; python read them all back",
+        cases.len()
+    );
 }
