@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput};
+use criterion::{Criterion, SamplingMode, Throughput};
 use memory_fs_fuse::{Mount, MountOptions, fuse_usable, spawn_mount};
 use memory_fs_posix::{MemoryFileSystem, OpenFlags};
 
@@ -88,8 +88,9 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("stream_1GiB_64KiB");
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(20));
+    group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Bytes(TOTAL as u64));
 
     group.bench_function("write/core-File", |b| {
