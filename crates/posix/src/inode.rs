@@ -69,8 +69,15 @@ bitflags::bitflags! {
     }
 }
 
-/// The tree by inode number, acting with the credentials of the handle it came from
-/// (see the [module documentation](self) for references).
+/// The tree by inode number and entry name, as the kernel's VFS (and so FUSE) sees a
+/// filesystem, acting with the credentials of the handle it came from.
+///
+/// Each method runs the same checks, in the same order, as the path operation it
+/// corresponds to; only the path walk is replaced by the one step the caller names.
+/// Every method that returns an entry's [`Stat`] (a lookup or a creation) also takes
+/// one *reference* on that inode, as the kernel's lookup count does: a referenced
+/// inode keeps its number and content after its last link and descriptor are gone,
+/// until [`forget`](Self::forget) drops the references.
 ///
 /// ```
 /// use memory_fs_posix::{MemoryFileSystem, OpenFlags, ROOT_INO};
