@@ -51,6 +51,10 @@ const STEPS: &[Step] = &[
         run: difftest,
     },
     Step {
+        name: "posix",
+        run: posix,
+    },
+    Step {
         name: "python-compat",
         run: python_compat,
     },
@@ -178,6 +182,16 @@ const CI_DIFF_OPS: &str = "300000";
 fn difftest() -> Outcome {
     let args = ["--ops", CI_DIFF_OPS, "--seed", "0"].map(String::from);
     outcome(crate::difftest::run(&args))
+}
+
+fn posix() -> Outcome {
+    match crate::posix::fuse_usable() {
+        Ok(()) => outcome(crate::posix::run(&[])),
+        Err(why) => {
+            util::skip_loudly("pjdfstest on the FUSE mount (cargo xtask posix)", &why);
+            Outcome::Passed
+        }
+    }
 }
 
 fn python_compat() -> Outcome {

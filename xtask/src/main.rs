@@ -5,6 +5,7 @@
 mod ci;
 mod difftest;
 mod layering;
+mod posix;
 mod python;
 mod s3_moto;
 mod util;
@@ -18,6 +19,7 @@ commands:
   ci         every check: fmt, layering, clippy, tests, docs (and the optional suites)
   layering   check internal crate dependencies against the layer table
   difftest   the POSIX core against Linux: [--ops N] [--seed S] (release mode)
+  posix      pjdfstest against the core mounted through FUSE: [--on-tmpfs] (root)
   s3-moto    the S3 provider's tests against moto_server (installed into a cache venv)
   python-compat  live compatibility with Python memory-fs 0.41, both directions
   bench-python   the Python package's own timings beside the file-layer benchmark
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "layering" => layering::run(rest),
         "difftest" => difftest::run(rest),
+        "posix" => posix::run(rest),
         "s3-moto" => s3_moto::run(rest),
         "python-compat" => python::run(rest),
         "bench-python" => python::bench(rest),

@@ -10,7 +10,10 @@ use crate::error::Errno::{self, *};
 use crate::error::{PosixError, Result};
 use crate::flags::{AccessMode, OpenFlags, Whence};
 use crate::path::{Last, MAX_SYMLINKS, NAME_MAX, PATH_MAX, Resolver, check_path};
-use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SetTime, Stat, Timespec};
+use crate::stat::{
+    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
+    SetTime, Stat, Timespec,
+};
 use crate::state::{Dir, Entries, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
 use crate::watch::{EventKind, Watchers};
 
@@ -169,7 +172,7 @@ pub(crate) struct Shared {
 #[derive(Debug, Clone)]
 pub struct MemoryFileSystem {
     pub(crate) shared: Arc<Shared>,
-    cred: Arc<Credentials>,
+    pub(crate) cred: Arc<Credentials>,
 }
 
 impl Default for MemoryFileSystem {
@@ -265,11 +268,11 @@ impl MemoryFileSystem {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn now(&self) -> Timespec {
+    pub(crate) fn now(&self) -> Timespec {
         self.shared.clock.now()
     }
 
-    fn rofs(&self) -> std::result::Result<(), Errno> {
+    pub(crate) fn rofs(&self) -> std::result::Result<(), Errno> {
         if self.is_read_only() {
             Err(EROFS)
         } else {
@@ -277,7 +280,7 @@ impl MemoryFileSystem {
         }
     }
 
-    fn emit(&self, kind: EventKind, path: &str) {
+    pub(crate) fn emit(&self, kind: EventKind, path: &str) {
         self.shared.watchers.emit(kind, path);
     }
 
@@ -335,21 +338,8 @@ impl MemoryFileSystem {
                 if *trailing {
                     return Err(EISDIR);
                 }
-                let create_error = if self.is_read_only() {
-                    Some(EROFS)
-                } else if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
-                    Some(EACCES)
-                } else {
-                    None
-                };
-                if name.len() > NAME_MAX {
-                    return Err(ENAMETOOLONG);
-                }
-                match st.child(parent, name)? {
-                    None => match create_error {
-                        Some(e) => return Err(e),
-                        None => break (parent, Some(name.clone())),
-                    },
+                match self.create_target(&st, parent, name)? {
+                    None => break (parent, Some(name.clone())),
                     Some(ino) if st.get(ino)?.is_symlink() && !nofollow => {
                         (parent, last) = r.follow_once(parent, ino)?;
                     }
@@ -372,6 +362,53 @@ impl MemoryFileSystem {
             }
             None => (ino, false),
         };
+        let (fd, truncated) = self.finish_open(&mut st, ino, created, flags)?;
+        drop(st);
+        if created {
+            self.emit(EventKind::Created, path);
+        } else if truncated {
+            self.emit(EventKind::Modified, path);
+        }
+        Ok(fd)
+    }
+
+    /// The `O_CREAT` step of `open` in directory `parent`: the existing entry `name`,
+    /// or `None` when the caller may create it (`lookup_open`'s checks, in its order).
+    pub(crate) fn create_target(
+        &self,
+        st: &State,
+        parent: Ino,
+        name: &str,
+    ) -> std::result::Result<Option<Ino>, Errno> {
+        let create_error = if st.get(parent)?.nlink == 0 {
+            Some(ENOENT)
+        } else if self.is_read_only() {
+            Some(EROFS)
+        } else if !st.get(parent)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+            Some(EACCES)
+        } else {
+            None
+        };
+        if name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        match st.child(parent, name)? {
+            None => create_error.map_or(Ok(None), Err),
+            Some(ino) => Ok(Some(ino)),
+        }
+    }
+
+    /// The end of `open` once the inode is known (`may_open`, truncation, a new
+    /// descriptor): returns the descriptor and whether the file was truncated.
+    pub(crate) fn finish_open(
+        &self,
+        st: &mut State,
+        ino: Ino,
+        created: bool,
+        flags: OpenFlags,
+    ) -> std::result::Result<(u32, bool), Errno> {
+        let create = flags.contains(OpenFlags::CREATE);
+        let excl = create && flags.contains(OpenFlags::EXCL);
         let inode = st.get(ino)?;
         if create {
             if excl && !created {
@@ -405,18 +442,15 @@ impl MemoryFileSystem {
             if !inode.permits(&self.cred, acc) {
                 return Err(EACCES);
             }
+            if matches!(inode.kind, Kind::Special(_)) {
+                // FIFOs, sockets and devices have no in-memory driver behind them.
+                return Err(ENXIO);
+            }
         }
         if truncate {
-            self.truncate_ino(&mut st, ino, 0, true, self.now())?;
+            self.truncate_ino(st, ino, 0, true, self.now())?;
         }
-        let fd = st.alloc_fd(ino, flags)?;
-        drop(st);
-        if created {
-            self.emit(EventKind::Created, path);
-        } else if truncate {
-            self.emit(EventKind::Modified, path);
-        }
-        Ok(fd)
+        Ok((st.alloc_fd(ino, flags)?, truncate))
     }
 
     /// Closes a descriptor; an unlinked file's bytes are freed at its last close.
@@ -466,7 +500,7 @@ impl MemoryFileSystem {
         match &st.get(of.ino)?.kind {
             Kind::File(content) => Ok(content.read_at(pos, buf)),
             Kind::Dir(_) => Err(EISDIR),
-            Kind::Symlink(_) => Err(EINVAL),
+            Kind::Symlink(_) | Kind::Special(_) => Err(EINVAL),
         }
     }
 
@@ -609,7 +643,52 @@ impl MemoryFileSystem {
         Ok(())
     }
 
-    fn truncate_ino(
+    /// Makes sure the `len` bytes at `offset` belong to the file (`posix_fallocate`):
+    /// the file grows to `offset + len` if it is shorter. The new range reads as zeros
+    /// and, like any hole, takes no memory until written.
+    ///
+    /// # Errors
+    /// `EINVAL` (`len` is 0, or the end is above `i64::MAX`), `EBADF` (not open for
+    /// writing), `EISDIR`, `ENODEV` (not a regular file), `EFBIG`, `EROFS`.
+    pub fn fallocate(&self, fd: Fd, offset: u64, len: u64) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            let end = offset
+                .checked_add(len)
+                .filter(|&end| len > 0 && i64::try_from(end).is_ok())
+                .ok_or(EINVAL)?;
+            let mut st = self.lock();
+            let of = st.fd(fd.0)?;
+            if !of.flags.writable() {
+                return Err(EBADF);
+            }
+            let inode = st.get(of.ino)?;
+            if inode.is_dir() {
+                return Err(EISDIR);
+            }
+            if !inode.is_file() {
+                return Err(ENODEV);
+            }
+            self.rofs()?;
+            if end > self.shared.max_file_size {
+                return Err(EFBIG);
+            }
+            let grow = end > inode.size();
+            let inode = st.get_mut(of.ino)?;
+            if grow && let Some(content) = inode.content_mut() {
+                content.set_len(end);
+            }
+            inode.mtime = now.into();
+            inode.ctime = now.into();
+            inode.kill_suid(&self.cred);
+            Ok(of.ino)
+        };
+        let ino = inner().map_err(fail_fd("fallocate", fd))?;
+        self.emit_fd(ino, EventKind::Modified);
+        Ok(())
+    }
+
+    pub(crate) fn truncate_ino(
         &self,
         st: &mut State,
         ino: Ino,
@@ -659,6 +738,7 @@ impl MemoryFileSystem {
                 Kind::File(c) => c,
                 Kind::Dir(_) => return Err(EISDIR),
                 Kind::Symlink(_) => return Err(ELOOP),
+                Kind::Special(_) => return Err(ENXIO),
             };
             if !inode.permits(&self.cred, MAY_READ) {
                 return Err(EACCES);
@@ -692,31 +772,108 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, name) = self.prepare_create(&st, path, true, true)?;
-            let mode = (mode & 0o1777 & !st.umask) | S_IFDIR;
-            let dir = Kind::Dir(Box::new(Dir {
-                entries: Entries::default(),
-                parent,
-            }));
-            st.create(parent, &name, mode, &self.cred, dir, now)?;
-            Ok(())
+            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            let mode = mode & 0o1777 & !st.umask;
+            self.make_dir(&mut st, parent, last, mode, now)
         };
         inner().map_err(fail("mkdir", path))?;
         self.emit(EventKind::Created, path);
         Ok(())
     }
 
-    /// `filename_create`: the parent and name for a new entry, checked in Linux's order.
-    /// `check_write` is false for `link`, which checks `EPERM` before write permission.
-    fn prepare_create<'p>(
+    /// `mkdir` once the parent is known: a directory with permissions `mode` (the
+    /// umask already applied).
+    pub(crate) fn make_dir(
+        &self,
+        st: &mut State,
+        parent: Ino,
+        last: Last<'_>,
+        mode: u32,
+        now: Timespec,
+    ) -> std::result::Result<Ino, Errno> {
+        let (parent, name) = self.prepare_create(st, parent, last, true, true)?;
+        let dir = Kind::Dir(Box::new(Dir {
+            entries: Entries::default(),
+            parent,
+        }));
+        st.create(parent, &name, mode | S_IFDIR, &self.cred, dir, now)
+    }
+
+    /// Creates a regular file, FIFO, socket or device node: `mode` holds the type
+    /// ([`S_IFREG`](crate::S_IFREG), [`S_IFIFO`](crate::S_IFIFO),
+    /// [`S_IFSOCK`](crate::S_IFSOCK), [`S_IFCHR`](crate::S_IFCHR),
+    /// [`S_IFBLK`](crate::S_IFBLK); 0 means a regular file) and the permissions, less the
+    /// umask; `rdev` is the device number of a device node. FIFOs, sockets and devices
+    /// are names with metadata only: opening one fails with `ENXIO`.
+    ///
+    /// # Errors
+    /// `EINVAL` (an unknown type), `EPERM` (a directory type, or a device node made by
+    /// anyone but root), and the errors of [`mkdir`](Self::mkdir).
+    ///
+    /// ```
+    /// use memory_fs_posix::{MemoryFileSystem, S_IFIFO};
+    /// let fs = MemoryFileSystem::new();
+    /// fs.mknod("/pipe", S_IFIFO | 0o644, 0)?;
+    /// assert_eq!(fs.stat("/pipe")?.file_type(), S_IFIFO);
+    /// # Ok::<(), memory_fs_posix::PosixError>(())
+    /// ```
+    pub fn mknod(&self, path: &str, mode: u32, rdev: u64) -> Result<()> {
+        let now = self.now();
+        let inner = || {
+            check_path(path)?;
+            let mut st = self.lock();
+            let kind = node_kind(mode, rdev)?;
+            let mode = (mode & S_IFMT) | (mode & 0o7777 & !st.umask);
+            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            self.make_node(&mut st, parent, last, mode, kind, now)
+        };
+        inner().map_err(fail("mknod", path))?;
+        self.emit(EventKind::Created, path);
+        Ok(())
+    }
+
+    /// `mknod` once the parent is known: a node of type and permissions `mode` (the
+    /// umask already applied) holding `kind` (from [`node_kind`]).
+    pub(crate) fn make_node(
+        &self,
+        st: &mut State,
+        parent: Ino,
+        last: Last<'_>,
+        mode: u32,
+        kind: Kind,
+        now: Timespec,
+    ) -> std::result::Result<Ino, Errno> {
+        let (parent, name) = self.prepare_create(st, parent, last, false, true)?;
+        let device = matches!(mode & S_IFMT, S_IFCHR | S_IFBLK);
+        if device && self.cred.uid != 0 {
+            return Err(EPERM);
+        }
+        let ftype = if mode & S_IFMT == 0 {
+            S_IFREG
+        } else {
+            mode & S_IFMT
+        };
+        st.create(
+            parent,
+            &name,
+            ftype | (mode & 0o7777),
+            &self.cred,
+            kind,
+            now,
+        )
+    }
+
+    /// `filename_create` after the walk: the parent and name for a new entry, checked
+    /// in Linux's order. `check_write` is false for `link`, which checks `EPERM` before
+    /// write permission.
+    pub(crate) fn prepare_create<'p>(
         &self,
         st: &State,
-        path: &'p str,
+        parent: Ino,
+        last: Last<'p>,
         want_dir: bool,
         check_write: bool,
     ) -> std::result::Result<(Ino, Cow<'p, str>), Errno> {
-        let mut r = Resolver::new(st, &self.cred);
-        let (parent, last) = r.walk_parent(ROOT, path)?;
         let Last::Name(name, trailing) = last else {
             return Err(EEXIST);
         };
@@ -725,6 +882,10 @@ impl MemoryFileSystem {
         }
         if st.child(parent, &name)?.is_some() {
             return Err(EEXIST);
+        }
+        if st.get(parent)?.nlink == 0 {
+            // A removed directory that is still referenced takes no new entries.
+            return Err(ENOENT);
         }
         if trailing && !want_dir {
             return Err(ENOENT);
@@ -746,11 +907,8 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, name, victim) = self.prepare_delete(&st, path, true)?;
-            if st.get(victim)?.dir().is_some_and(|d| !d.entries.is_empty()) {
-                return Err(ENOTEMPTY);
-            }
-            st.remove_entry(parent, &name, now)
+            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            self.remove_dir(&mut st, parent, last, now)
         };
         inner().map_err(fail("rmdir", path))?;
         self.emit(EventKind::Removed, path);
@@ -767,23 +925,49 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, name, _) = self.prepare_delete(&st, path, false)?;
-            st.remove_entry(parent, &name, now)
+            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            self.remove_name(&mut st, parent, last, now)
         };
         inner().map_err(fail("unlink", path))?;
         self.emit(EventKind::Removed, path);
         Ok(())
     }
 
-    /// `do_rmdir` / `do_unlinkat` up to `may_delete`.
+    /// `rmdir` once the parent is known.
+    pub(crate) fn remove_dir(
+        &self,
+        st: &mut State,
+        parent: Ino,
+        last: Last<'_>,
+        now: Timespec,
+    ) -> std::result::Result<(), Errno> {
+        let (parent, name, victim) = self.prepare_delete(st, parent, last, true)?;
+        if st.get(victim)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+            return Err(ENOTEMPTY);
+        }
+        st.remove_entry(parent, &name, now)
+    }
+
+    /// `unlink` once the parent is known.
+    pub(crate) fn remove_name(
+        &self,
+        st: &mut State,
+        parent: Ino,
+        last: Last<'_>,
+        now: Timespec,
+    ) -> std::result::Result<(), Errno> {
+        let (parent, name, _) = self.prepare_delete(st, parent, last, false)?;
+        st.remove_entry(parent, &name, now)
+    }
+
+    /// `do_rmdir` / `do_unlinkat` after the walk, up to `may_delete`.
     fn prepare_delete<'p>(
         &self,
         st: &State,
-        path: &'p str,
+        parent: Ino,
+        last: Last<'p>,
         is_dir: bool,
     ) -> std::result::Result<(Ino, Cow<'p, str>, Ino), Errno> {
-        let mut r = Resolver::new(st, &self.cred);
-        let (parent, last) = r.walk_parent(ROOT, path)?;
         let (name, trailing) = match last {
             Last::Name(name, trailing) => (name, trailing),
             Last::DotDot if is_dir => return Err(ENOTEMPTY),
@@ -861,85 +1045,108 @@ impl MemoryFileSystem {
             let (op, olast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, from)?;
             check_path(to)?;
             let (np, nlast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, to)?;
-            let (Last::Name(oname, otrail), Last::Name(nname, ntrail)) = (&olast, &nlast) else {
-                return Err(EBUSY);
-            };
-            self.rofs()?;
-            if oname.len() > NAME_MAX {
-                return Err(ENAMETOOLONG);
-            }
-            let old = st.child(op, oname)?.ok_or(ENOENT)?;
-            if nname.len() > NAME_MAX {
-                return Err(ENAMETOOLONG);
-            }
-            let new = st.child(np, nname)?;
-            let old_is_dir = st.get(old)?.is_dir();
-            if !old_is_dir && (*otrail || *ntrail) {
-                return Err(ENOTDIR);
-            }
-            if op != np {
-                if st.is_ancestor(op, np)? {
-                    if st.is_ancestor(old, np)? {
-                        return Err(EINVAL);
-                    }
-                } else if st.is_ancestor(np, op)?
-                    && let Some(n) = new
-                    && st.is_ancestor(n, op)?
-                {
-                    return Err(ENOTEMPTY);
-                }
-            }
-            if new == Some(old) {
-                return Ok(false);
-            }
-            self.may_delete(&st, op, st.get(old)?, old_is_dir)?;
-            match new {
-                None => {
-                    if !st.get(np)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
-                        return Err(EACCES);
-                    }
-                }
-                Some(n) => self.may_delete(&st, np, st.get(n)?, old_is_dir)?,
-            }
-            if op != np && old_is_dir && !st.get(old)?.permits(&self.cred, MAY_WRITE) {
-                return Err(EACCES);
-            }
-            if let Some(n) = new {
-                if st.get(n)?.dir().is_some_and(|d| !d.entries.is_empty()) {
-                    return Err(ENOTEMPTY);
-                }
-                st.remove_entry(np, nname, now)?;
-            }
-            // Move the entry.
-            let opi = st.get_mut(op)?;
-            opi.dir_mut().ok_or(ENOTDIR)?.entries.remove(&**oname);
-            opi.mtime = now.into();
-            opi.ctime = now.into();
-            if old_is_dir && op != np {
-                opi.nlink -= 1;
-            }
-            let npi = st.get_mut(np)?;
-            npi.dir_mut()
-                .ok_or(ENOTDIR)?
-                .entries
-                .insert(Box::from(&**nname), old);
-            npi.mtime = now.into();
-            npi.ctime = now.into();
-            if old_is_dir && op != np {
-                npi.nlink += 1;
-            }
-            let oi = st.get_mut(old)?;
-            oi.ctime = now.into();
-            if let Some(d) = oi.dir_mut() {
-                d.parent = np;
-            }
-            Ok(true)
+            self.rename_at(&mut st, op, olast, np, nlast, false, now)
         };
         if inner().map_err(|e| PosixError::new(e, &format!("rename {from} ->"), Some(to)))? {
             self.emit(EventKind::RenamedFrom, from);
             self.emit(EventKind::RenamedTo, to);
         }
         Ok(())
+    }
+
+    /// `rename` once both parents are known; `Ok(false)` when nothing had to change
+    /// (both names are links to the same inode). With `noreplace` an existing target
+    /// fails with `EEXIST` (`RENAME_NOREPLACE`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rename_at(
+        &self,
+        st: &mut State,
+        op: Ino,
+        olast: Last<'_>,
+        np: Ino,
+        nlast: Last<'_>,
+        noreplace: bool,
+        now: Timespec,
+    ) -> std::result::Result<bool, Errno> {
+        let (Last::Name(oname, otrail), Last::Name(nname, ntrail)) = (&olast, &nlast) else {
+            return Err(EBUSY);
+        };
+        self.rofs()?;
+        if oname.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let old = st.child(op, oname)?.ok_or(ENOENT)?;
+        if nname.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let new = st.child(np, nname)?;
+        if noreplace && new.is_some() {
+            return Err(EEXIST);
+        }
+        if st.get(np)?.nlink == 0 {
+            return Err(ENOENT);
+        }
+        let old_is_dir = st.get(old)?.is_dir();
+        if !old_is_dir && (*otrail || *ntrail) {
+            return Err(ENOTDIR);
+        }
+        if op != np {
+            if st.is_ancestor(op, np)? {
+                if st.is_ancestor(old, np)? {
+                    return Err(EINVAL);
+                }
+            } else if st.is_ancestor(np, op)?
+                && let Some(n) = new
+                && st.is_ancestor(n, op)?
+            {
+                return Err(ENOTEMPTY);
+            }
+        }
+        if new == Some(old) {
+            return Ok(false);
+        }
+        self.may_delete(st, op, st.get(old)?, old_is_dir)?;
+        match new {
+            None => {
+                if !st.get(np)?.permits(&self.cred, MAY_WRITE | MAY_EXEC) {
+                    return Err(EACCES);
+                }
+            }
+            Some(n) => self.may_delete(st, np, st.get(n)?, old_is_dir)?,
+        }
+        if op != np && old_is_dir && !st.get(old)?.permits(&self.cred, MAY_WRITE) {
+            return Err(EACCES);
+        }
+        if let Some(n) = new {
+            if st.get(n)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+                return Err(ENOTEMPTY);
+            }
+            st.remove_entry(np, nname, now)?;
+        }
+        // Move the entry.
+        let opi = st.get_mut(op)?;
+        opi.dir_mut().ok_or(ENOTDIR)?.entries.remove(&**oname);
+        opi.mtime = now.into();
+        opi.ctime = now.into();
+        if old_is_dir && op != np {
+            opi.nlink -= 1;
+        }
+        let npi = st.get_mut(np)?;
+        npi.dir_mut()
+            .ok_or(ENOTDIR)?
+            .entries
+            .insert(Box::from(&**nname), old);
+        npi.mtime = now.into();
+        npi.ctime = now.into();
+        if old_is_dir && op != np {
+            npi.nlink += 1;
+        }
+        let oi = st.get_mut(old)?;
+        oi.ctime = now.into();
+        if let Some(d) = oi.dir_mut() {
+            d.parent = np;
+        }
+        Ok(true)
     }
 
     /// Makes `new` another name of the file at `existing` (not followed if a symlink).
@@ -953,7 +1160,25 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let old = Resolver::new(&st, &self.cred).resolve(existing, false)?;
             check_path(new)?;
-            let (np, name) = self.prepare_create(&st, new, false, false)?;
+            let (np, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, new)?;
+            self.link_at(&mut st, old, np, last, now)
+        };
+        inner().map_err(|e| PosixError::new(e, &format!("link {existing} ->"), Some(new)))?;
+        self.emit(EventKind::Created, new);
+        Ok(())
+    }
+
+    /// `link` once the source inode and the new parent are known.
+    pub(crate) fn link_at(
+        &self,
+        st: &mut State,
+        old: Ino,
+        np: Ino,
+        last: Last<'_>,
+        now: Timespec,
+    ) -> std::result::Result<(), Errno> {
+        {
+            let (np, name) = self.prepare_create(st, np, last, false, false)?;
             let oi = st.get(old)?;
             let safe_source = oi.is_file()
                 && oi.mode & S_ISUID == 0
@@ -979,10 +1204,7 @@ impl MemoryFileSystem {
             oi.nlink += 1;
             oi.ctime = now.into();
             Ok(())
-        };
-        inner().map_err(|e| PosixError::new(e, &format!("link {existing} ->"), Some(new)))?;
-        self.emit(EventKind::Created, new);
-        Ok(())
+        }
     }
 
     /// Creates a symbolic link at `linkpath` pointing to `target` (stored as given).
@@ -1007,20 +1229,32 @@ impl MemoryFileSystem {
             check_path(target)?;
             check_path(linkpath)?;
             let mut st = self.lock();
-            let (parent, name) = self.prepare_create(&st, linkpath, false, true)?;
-            st.create(
-                parent,
-                &name,
-                S_IFLNK | 0o777,
-                &self.cred,
-                Kind::Symlink(target.into()),
-                now,
-            )?;
-            Ok(())
+            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, linkpath)?;
+            self.make_symlink(&mut st, parent, last, target, now)
         };
         inner().map_err(|e| PosixError::new(e, &format!("symlink {target} ->"), Some(linkpath)))?;
         self.emit(EventKind::Created, linkpath);
         Ok(())
+    }
+
+    /// `symlink` once the parent is known (the target already checked).
+    pub(crate) fn make_symlink(
+        &self,
+        st: &mut State,
+        parent: Ino,
+        last: Last<'_>,
+        target: &str,
+        now: Timespec,
+    ) -> std::result::Result<Ino, Errno> {
+        let (parent, name) = self.prepare_create(st, parent, last, false, true)?;
+        st.create(
+            parent,
+            &name,
+            S_IFLNK | 0o777,
+            &self.cred,
+            Kind::Symlink(target.into()),
+            now,
+        )
     }
 
     /// The target of a symbolic link.
@@ -1091,17 +1325,25 @@ impl MemoryFileSystem {
         let inner = || {
             let st = self.lock();
             let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
-            let inode = st.get(ino)?;
-            if mode.contains(AccessMode::W) {
-                self.rofs()?;
-            }
-            if inode.permits(&self.cred, mode.bits()) {
-                Ok(())
-            } else {
-                Err(EACCES)
-            }
+            self.access_inode(st.get(ino)?, mode)
         };
         inner().map_err(fail("access", path))
+    }
+
+    /// `access` once the inode is known.
+    pub(crate) fn access_inode(
+        &self,
+        inode: &Inode,
+        mode: AccessMode,
+    ) -> std::result::Result<(), Errno> {
+        if mode.contains(AccessMode::W) {
+            self.rofs()?;
+        }
+        if inode.permits(&self.cred, mode.bits()) {
+            Ok(())
+        } else {
+            Err(EACCES)
+        }
     }
 
     /// Sets the permission bits (`mode & 0o7777`).
@@ -1120,7 +1362,11 @@ impl MemoryFileSystem {
         self.with_fd_inode("fchmod", fd, |fs, inode| fs.chmod_inode(inode, mode))
     }
 
-    fn chmod_inode(&self, inode: &mut Inode, mode: u32) -> std::result::Result<(), Errno> {
+    pub(crate) fn chmod_inode(
+        &self,
+        inode: &mut Inode,
+        mode: u32,
+    ) -> std::result::Result<(), Errno> {
         self.rofs()?;
         if !inode.owned_by(&self.cred) {
             return Err(EPERM);
@@ -1165,7 +1411,7 @@ impl MemoryFileSystem {
         self.with_fd_inode("fchown", fd, |fs, inode| fs.chown_inode(inode, uid, gid))
     }
 
-    fn chown_inode(
+    pub(crate) fn chown_inode(
         &self,
         inode: &mut Inode,
         uid: Option<u32>,
@@ -1214,22 +1460,33 @@ impl MemoryFileSystem {
             }
             let mut st = self.lock();
             let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
-            let inode = st.get(ino)?;
-            if inode.is_dir() {
-                return Err(EISDIR);
-            }
-            if !inode.is_file() {
-                return Err(EINVAL);
-            }
-            self.rofs()?;
-            if !inode.permits(&self.cred, MAY_WRITE) {
-                return Err(EACCES);
-            }
-            self.truncate_ino(&mut st, ino, len, false, now)
+            self.truncate_checked(&mut st, ino, len, now)
         };
         inner().map_err(fail("truncate", path))?;
         self.emit(EventKind::Modified, path);
         Ok(())
+    }
+
+    /// `truncate` once the inode is known: the permission checks, then the length.
+    pub(crate) fn truncate_checked(
+        &self,
+        st: &mut State,
+        ino: Ino,
+        len: u64,
+        now: Timespec,
+    ) -> std::result::Result<(), Errno> {
+        let inode = st.get(ino)?;
+        if inode.is_dir() {
+            return Err(EISDIR);
+        }
+        if !inode.is_file() {
+            return Err(EINVAL);
+        }
+        self.rofs()?;
+        if !inode.permits(&self.cred, MAY_WRITE) {
+            return Err(EACCES);
+        }
+        self.truncate_ino(st, ino, len, false, now)
     }
 
     /// Sets access and modification times (following symlinks).
@@ -1255,7 +1512,7 @@ impl MemoryFileSystem {
         })
     }
 
-    fn utimens_inode(
+    pub(crate) fn utimens_inode(
         &self,
         inode: &mut Inode,
         atime: SetTime,
@@ -1318,7 +1575,7 @@ impl MemoryFileSystem {
 
     /// Emits an event for a change made through a descriptor, naming the inode's
     /// current path if a watcher wants it.
-    fn emit_fd(&self, ino: Ino, kind: EventKind) {
+    pub(crate) fn emit_fd(&self, ino: Ino, kind: EventKind) {
         if self.shared.watchers.is_empty() {
             return;
         }
@@ -1328,7 +1585,10 @@ impl MemoryFileSystem {
     }
 
     /// One path of a live inode, found by walking the tree (used only for events).
-    fn path_of(&self, target: Ino) -> Option<String> {
+    pub(crate) fn path_of(&self, target: Ino) -> Option<String> {
+        if target == ROOT {
+            return Some("/".to_owned());
+        }
         let st = self.lock();
         let mut stack = vec![(ROOT, String::new())];
         while let Some((dir, prefix)) = stack.pop() {
@@ -1344,6 +1604,16 @@ impl MemoryFileSystem {
             }
         }
         None
+    }
+}
+
+/// What `mknod` makes for `mode`'s file type (`may_mknod`): 0 is a regular file.
+pub(crate) fn node_kind(mode: u32, rdev: u64) -> std::result::Result<Kind, Errno> {
+    match mode & S_IFMT {
+        0 | S_IFREG => Ok(Kind::File(Content::default())),
+        S_IFIFO | S_IFSOCK | S_IFCHR | S_IFBLK => Ok(Kind::Special(rdev)),
+        S_IFDIR => Err(EPERM),
+        _ => Err(EINVAL),
     }
 }
 

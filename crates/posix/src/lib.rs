@@ -7,6 +7,7 @@ mod error;
 mod file;
 mod flags;
 mod fs;
+mod inode;
 mod path;
 mod stat;
 mod state;
@@ -21,8 +22,10 @@ pub use fs::{
     Builder, Credentials, Fd, MemoryFileSystem, NAME_MAX_BYTES, PATH_MAX_BYTES, SYMLINK_LIMIT,
     Usage,
 };
+pub use inode::{DirEntry, Inodes, ROOT_INO, RenameFlags, StatFs, UNLIMITED_FREE};
 pub use stat::{
-    S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, SetTime, Stat, Timespec,
+    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
+    S_ISVTX, SetTime, Stat, Timespec,
 };
 pub use watch::{EventKind, WatchEvent, Watcher};
 

@@ -10,6 +10,14 @@ pub const S_IFREG: u32 = 0o100_000;
 pub const S_IFDIR: u32 = 0o040_000;
 /// File type: symbolic link.
 pub const S_IFLNK: u32 = 0o120_000;
+/// File type: named pipe (FIFO).
+pub const S_IFIFO: u32 = 0o010_000;
+/// File type: character device.
+pub const S_IFCHR: u32 = 0o020_000;
+/// File type: block device.
+pub const S_IFBLK: u32 = 0o060_000;
+/// File type: Unix domain socket.
+pub const S_IFSOCK: u32 = 0o140_000;
 /// Set-user-id bit.
 pub const S_ISUID: u32 = 0o4000;
 /// Set-group-id bit.
@@ -92,7 +100,8 @@ pub enum SetTime {
 pub struct Stat {
     /// Inode number, unique among live inodes of the tree.
     pub ino: u64,
-    /// File type ([`S_IFREG`], [`S_IFDIR`], [`S_IFLNK`]) and permission bits.
+    /// File type ([`S_IFREG`], [`S_IFDIR`], [`S_IFLNK`], [`S_IFIFO`], [`S_IFSOCK`],
+    /// [`S_IFCHR`], [`S_IFBLK`]) and permission bits.
     pub mode: u32,
     /// Number of hard links (for a directory: 2 plus its subdirectories).
     pub nlink: u64,
@@ -106,6 +115,8 @@ pub struct Stat {
     pub blocks: u64,
     /// Preferred I/O size.
     pub blksize: u32,
+    /// Device number of a character or block device node (0 for everything else).
+    pub rdev: u64,
     /// Last access.
     pub atime: Timespec,
     /// Last content change.
@@ -123,6 +134,11 @@ impl Stat {
     /// Whether this is a directory.
     pub fn is_dir(&self) -> bool {
         self.mode & S_IFMT == S_IFDIR
+    }
+
+    /// The file-type bits alone (`mode & S_IFMT`), such as [`S_IFREG`] or [`S_IFIFO`].
+    pub fn file_type(&self) -> u32 {
+        self.mode & S_IFMT
     }
 
     /// Whether this is a symbolic link.

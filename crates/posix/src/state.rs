@@ -9,6 +9,9 @@ use crate::error::Errno::{self, *};
 use crate::flags::OpenFlags;
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, Stat, Timespec};
 
+/// Kernel-style references to inodes (FUSE lookup counts): inode number → count.
+pub(crate) type Pins = foldhash::HashMap<Ino, u64>;
+
 /// A timestamp packed to 12 bytes (alignment 4), so an inode's three times take 36
 /// bytes instead of 48; converted to and from [`Timespec`] at the edges.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +76,8 @@ pub(crate) enum Kind {
     /// Boxed: directories are few, and files should not pay for their size.
     Dir(Box<Dir>),
     Symlink(Box<str>),
+    /// A FIFO, socket or device node: only its mode and device number.
+    Special(u64),
 }
 
 /// Directory entries: a hash map with a fast, randomly seeded hasher (lookups are the
@@ -138,6 +143,9 @@ pub(crate) struct State {
     inodes: Slab,
     free_inos: Vec<Ino>,
     fds: Vec<Option<OpenFile>>,
+    /// Inodes held by a kernel-style reference (see [`State::pin`]); they outlive
+    /// their last link and descriptor until unpinned.
+    pins: Pins,
     /// Bytes of file content currently allocated (holes excluded).
     pub(crate) used: u64,
     pub(crate) umask: u32,
@@ -189,6 +197,7 @@ impl Inode {
             Kind::File(c) => c.len(),
             Kind::Dir(d) => (d.entries.len() as u64 + 2) * DIRENT_SIZE,
             Kind::Symlink(t) => t.len() as u64,
+            Kind::Special(_) => 0,
         }
     }
 
@@ -206,6 +215,10 @@ impl Inode {
             size: self.size(),
             blocks,
             blksize: 4096,
+            rdev: match self.kind {
+                Kind::Special(rdev) => rdev,
+                _ => 0,
+            },
             atime: self.atime.into(),
             mtime: self.mtime.into(),
             ctime: self.ctime.into(),
@@ -277,6 +290,7 @@ impl State {
             inodes,
             free_inos: Vec::new(),
             fds: Vec::new(),
+            pins: Pins::default(),
             used: 0,
             umask,
         }
@@ -399,7 +413,13 @@ impl State {
         let child_is_dir = self.get(ino)?.is_dir();
         if child_is_dir {
             self.get_mut(parent)?.nlink -= 1;
-            self.get_mut(ino)?.nlink = 0;
+            let child = self.get_mut(ino)?;
+            child.nlink = 0;
+            child.ctime = now.into();
+            if let Some(d) = child.dir_mut() {
+                // A removed directory that is still referenced has no parent any more.
+                d.parent = ino;
+            }
         } else {
             let child = self.get_mut(ino)?;
             child.nlink = child.nlink.saturating_sub(1);
@@ -411,12 +431,34 @@ impl State {
     /// Frees an inode no entry and no descriptor refers to any more.
     pub(crate) fn release_if_unused(&mut self, ino: Ino) -> Result<(), Errno> {
         let inode = self.get(ino)?;
-        if inode.nlink == 0 && inode.open == 0 {
+        if inode.nlink == 0 && inode.open == 0 && !self.pins.contains_key(&ino) {
             let freed = inode.content().map_or(0, Content::allocated);
             self.used = self.used.saturating_sub(freed);
             let index = usize::try_from(ino - 1).map_err(|_| EIO)?;
             *self.inodes.slot_mut(index).ok_or(EIO)? = None;
             self.free_inos.push(ino);
+        }
+        Ok(())
+    }
+
+    /// Takes one reference on a live inode: it stays allocated (with its number) even
+    /// when its last link and descriptor go, until [`unpin`](Self::unpin) drops it.
+    pub(crate) fn pin(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.get(ino)?;
+        *self.pins.entry(ino).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Drops `n` references taken by [`pin`](Self::pin) and frees the inode if nothing
+    /// else keeps it.
+    pub(crate) fn unpin(&mut self, ino: Ino, n: u64) -> Result<(), Errno> {
+        let Some(count) = self.pins.get_mut(&ino) else {
+            return Ok(());
+        };
+        *count = count.saturating_sub(n);
+        if *count == 0 {
+            self.pins.remove(&ino);
+            self.release_if_unused(ino)?;
         }
         Ok(())
     }
@@ -427,10 +469,11 @@ impl State {
             if dir == ancestor {
                 return Ok(true);
             }
-            if dir == ROOT {
+            let parent = self.parent_of(dir)?;
+            if dir == ROOT || parent == dir {
                 return Ok(false);
             }
-            dir = self.parent_of(dir)?;
+            dir = parent;
         }
     }
 

@@ -650,3 +650,214 @@ fn handles_share_one_tree_across_threads() {
     }
     assert_eq!(fs.usage().bytes, 8 * 200 * 10);
 }
+
+#[test]
+fn inode_lookups_hold_references_until_forget() {
+    let fs = fixture();
+    let ino = fs.inodes();
+    let d = ino.lookup(ROOT_INO, "d").unwrap();
+    let f = ino.lookup(d.ino, "f").unwrap();
+    assert_eq!(f.size, 5);
+    assert_eq!(ino.lookup(ROOT_INO, "l").unwrap().file_type(), S_IFLNK);
+    assert_eq!(ino.lookup(d.ino, "..").unwrap().ino, ROOT_INO);
+    assert_eq!(ino.lookup(d.ino, ".").unwrap().ino, d.ino);
+    ino.unlink(d.ino, "f").unwrap();
+    // Referenced: still there (nlink 0), and its number is not handed out again.
+    assert_eq!(ino.getattr(f.ino).unwrap().nlink, 0);
+    let other = ino.mkdir(ROOT_INO, "e", 0o755).unwrap();
+    assert_ne!(other.ino, f.ino);
+    ino.forget(f.ino, 1);
+    errno(ino.getattr(f.ino), Errno::EIO);
+    errno(ino.lookup(d.ino, "f"), Errno::ENOENT);
+    errno(ino.lookup(d.ino, "a/b"), Errno::EINVAL);
+    errno(ino.lookup(d.ino, &"n".repeat(256)), Errno::ENAMETOOLONG);
+    errno(ino.lookup(f.ino, "x"), Errno::EIO);
+}
+
+#[test]
+fn inode_operations_check_like_path_operations() {
+    let fs = fixture();
+    fs.mkdir("/private", 0o700).unwrap();
+    fs.mkdir("/sticky", 0o755).unwrap();
+    fs.chmod("/sticky", 0o1777).unwrap();
+    let a = fs.with_credentials(alice());
+    let root = fs.inodes();
+    let private = root.lookup(ROOT_INO, "private").unwrap().ino;
+    let sticky = root.lookup(ROOT_INO, "sticky").unwrap().ino;
+    let d = root.lookup(ROOT_INO, "d").unwrap().ino;
+    // Search permission on the parent, then write permission.
+    errno(a.inodes().lookup(private, "x"), Errno::EACCES);
+    errno(a.inodes().mkdir(private, "x", 0o755), Errno::EACCES);
+    errno(
+        a.inodes().create(d, "x", 0o644, OpenFlags::WRITE),
+        Errno::EACCES,
+    );
+    errno(a.mkdir("/d/x", 0o755), Errno::EACCES);
+    // Sticky directories: only the owner removes.
+    fs.inodes()
+        .mknod(sticky, "roots", S_IFREG | 0o666, 0)
+        .unwrap();
+    errno(a.inodes().unlink(sticky, "roots"), Errno::EPERM);
+    errno(a.unlink("/sticky/roots"), Errno::EPERM);
+    // Existing names, non-empty and moving into itself, as rename(2) answers.
+    errno(root.mkdir(ROOT_INO, "d", 0o755), Errno::EEXIST);
+    errno(root.mkdir(ROOT_INO, "..", 0o755), Errno::EEXIST);
+    errno(root.rmdir(ROOT_INO, "d"), Errno::ENOTEMPTY);
+    errno(root.rmdir(d, "."), Errno::EINVAL);
+    errno(root.unlink(ROOT_INO, "d"), Errno::EISDIR);
+    let inner = root.mkdir(d, "inner", 0o755).unwrap().ino;
+    errno(
+        root.rename(ROOT_INO, "d", inner, "x", RenameFlags::empty()),
+        Errno::EINVAL,
+    );
+    errno(
+        root.rename(ROOT_INO, "l", d, "f", RenameFlags::NOREPLACE),
+        Errno::EEXIST,
+    );
+    root.rename(ROOT_INO, "l", d, "l2", RenameFlags::NOREPLACE)
+        .unwrap();
+    assert_eq!(fs.readlink("/d/l2").unwrap(), "d/f");
+    // Hard links: protected for others, EPERM on directories.
+    let f = root.lookup(d, "f").unwrap().ino;
+    fs.chmod("/d/f", 0o600).unwrap();
+    fs.chmod("/sticky", 0o777).unwrap();
+    errno(a.inodes().link(f, sticky, "mine"), Errno::EPERM);
+    errno(root.link(d, ROOT_INO, "dirlink"), Errno::EPERM);
+    assert_eq!(root.link(f, ROOT_INO, "f2").unwrap().nlink, 2);
+    // Metadata: owner-only chmod, write-or-owner touch.
+    errno(a.inodes().chmod(f, 0o777), Errno::EPERM);
+    errno(
+        a.inodes().utimens(f, SetTime::Now, SetTime::Now),
+        Errno::EACCES,
+    );
+    errno(a.inodes().truncate(f, 0), Errno::EACCES);
+    assert_eq!(root.truncate(f, 2).unwrap().size, 2);
+    assert_eq!(root.chown(f, Some(1000), None).unwrap().uid, 1000);
+    a.inodes().utimens(f, SetTime::Now, SetTime::Now).unwrap();
+    errno(a.inodes().access(private, AccessMode::R), Errno::EACCES);
+    a.inodes().access(f, AccessMode::R | AccessMode::W).unwrap();
+    assert_eq!(
+        root.readlink(root.lookup(d, "l2").unwrap().ino).unwrap(),
+        "d/f"
+    );
+    errno(root.readlink(f), Errno::EINVAL);
+}
+
+#[test]
+fn inode_create_open_and_read_dir() {
+    let fs = fixture();
+    let root = fs.inodes();
+    let d = root.lookup(ROOT_INO, "d").unwrap().ino;
+    let (stat, fd) = root.create(d, "new", 0o640, RW).unwrap();
+    assert_eq!(stat.permissions(), 0o640);
+    fs.write(fd, b"abc").unwrap();
+    fs.close(fd).unwrap();
+    // Existing: opened again, or EEXIST with EXCL.
+    let (again, fd) = root.create(d, "new", 0o600, OpenFlags::READ).unwrap();
+    assert_eq!((again.ino, again.size), (stat.ino, 3));
+    fs.close(fd).unwrap();
+    errno(
+        root.create(d, "new", 0o600, OpenFlags::WRITE | OpenFlags::EXCL),
+        Errno::EEXIST,
+    );
+    let fd = root
+        .open(stat.ino, OpenFlags::WRITE | OpenFlags::TRUNC)
+        .unwrap();
+    assert_eq!(fs.fstat(fd).unwrap().size, 0);
+    fs.close(fd).unwrap();
+    errno(root.open(d, OpenFlags::WRITE), Errno::EISDIR);
+    errno(root.open(stat.ino, OpenFlags::DIRECTORY), Errno::ENOTDIR);
+    let a = fs.with_credentials(alice());
+    errno(a.inodes().open(stat.ino, OpenFlags::READ), Errno::EACCES);
+
+    let dir = root
+        .open(d, OpenFlags::READ | OpenFlags::DIRECTORY)
+        .unwrap();
+    let entries = root.read_dir(dir).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, [".", "..", "f", "new"]);
+    assert_eq!((entries[0].ino, entries[1].ino), (d, ROOT_INO));
+    assert_eq!(entries[2].file_type, S_IFREG);
+    fs.close(dir).unwrap();
+    let fd = root.open(stat.ino, OpenFlags::READ).unwrap();
+    errno(root.read_dir(fd), Errno::ENOTDIR);
+    fs.close(fd).unwrap();
+}
+
+#[test]
+fn special_nodes_and_removed_directories() {
+    let fs = MemoryFileSystem::new();
+    fs.mknod("/fifo", S_IFIFO | 0o644, 0).unwrap();
+    fs.mknod("/plain", 0o600, 0).unwrap();
+    assert!(fs.stat("/plain").unwrap().is_file());
+    let st = fs.stat("/fifo").unwrap();
+    assert_eq!(
+        (st.file_type(), st.permissions(), st.size),
+        (S_IFIFO, 0o644, 0)
+    );
+    errno(fs.open("/fifo", OpenFlags::READ, 0), Errno::ENXIO);
+    errno(fs.mknod("/fifo", S_IFIFO | 0o644, 0), Errno::EEXIST);
+    errno(fs.mknod("/dir", S_IFDIR | 0o755, 0), Errno::EPERM);
+    errno(fs.mknod("/bad", 0o170_000 | 0o644, 0), Errno::EINVAL);
+    let root = fs.inodes();
+    let dev = root
+        .mknod(ROOT_INO, "null", S_IFCHR | 0o666, 0x0103)
+        .unwrap();
+    assert_eq!((dev.file_type(), dev.rdev), (S_IFCHR, 0x0103));
+    let a = fs.with_credentials(alice());
+    fs.chmod("/", 0o777).unwrap();
+    errno(
+        a.inodes().mknod(ROOT_INO, "blk", S_IFBLK | 0o600, 1),
+        Errno::EPERM,
+    );
+    a.inodes()
+        .mknod(ROOT_INO, "sock", S_IFSOCK | 0o600, 0)
+        .unwrap();
+    // A removed directory that is still referenced takes no new entries.
+    let gone = root.mkdir(ROOT_INO, "gone", 0o755).unwrap().ino;
+    root.rmdir(ROOT_INO, "gone").unwrap();
+    assert_eq!(root.getattr(gone).unwrap().nlink, 0);
+    errno(root.mkdir(gone, "x", 0o755), Errno::ENOENT);
+    errno(root.create(gone, "x", 0o644, RW), Errno::ENOENT);
+    errno(root.lookup(gone, "x"), Errno::ENOENT);
+    root.forget(gone, 1);
+    errno(root.getattr(gone), Errno::EIO);
+}
+
+#[test]
+fn fallocate_statfs_and_inode_events() {
+    let fs = MemoryFileSystem::builder().capacity(1 << 20).build();
+    let fd = fs.open("/f", RWC, 0o644).unwrap();
+    fs.write(fd, b"abc").unwrap();
+    fs.fallocate(fd, 10, 90).unwrap();
+    assert_eq!(fs.fstat(fd).unwrap().size, 100);
+    fs.fallocate(fd, 0, 10).unwrap();
+    assert_eq!(fs.fstat(fd).unwrap().size, 100);
+    errno(fs.fallocate(fd, 0, 0), Errno::EINVAL);
+    let ro = fs.open("/f", OpenFlags::READ, 0).unwrap();
+    errno(fs.fallocate(ro, 0, 1), Errno::EBADF);
+    let s = fs.inodes().statfs();
+    assert_eq!((s.block_size, s.blocks, s.name_max), (4096, 256, 255));
+    assert_eq!(s.blocks_free, 255);
+    let unlimited = MemoryFileSystem::new().inodes().statfs();
+    assert_eq!(unlimited.blocks, UNLIMITED_FREE / 4096);
+
+    let watcher = fs.watch("/", true).unwrap();
+    let root = fs.inodes();
+    let d = root.mkdir(ROOT_INO, "d", 0o755).unwrap().ino;
+    root.mknod(d, "x", S_IFREG | 0o644, 0).unwrap();
+    root.rename(d, "x", ROOT_INO, "y", RenameFlags::empty())
+        .unwrap();
+    root.unlink(ROOT_INO, "y").unwrap();
+    let events: Vec<(EventKind, String)> = std::iter::from_fn(|| watcher.try_recv())
+        .map(|e| (e.kind, e.path))
+        .collect();
+    let want = [
+        (EventKind::Created, "/d"),
+        (EventKind::Created, "/d/x"),
+        (EventKind::RenamedFrom, "/d/x"),
+        (EventKind::RenamedTo, "/y"),
+        (EventKind::Removed, "/y"),
+    ];
+    assert_eq!(events, want.map(|(k, p)| (k, p.to_owned())).to_vec());
+}
