@@ -13,7 +13,9 @@ use memory_fs::{
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Code};
-use crate::{Cli, Command, CpArgs, Handler, LoadArgs, LsArgs, SaveArgs, VerifyArgs, output};
+use crate::{
+    Cli, Command, CpArgs, Handler, LoadArgs, LsArgs, MountArgs, SaveArgs, VerifyArgs, output,
+};
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
 
@@ -28,6 +30,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Rm(args) => rm(cli, &args.id),
         Command::Cp(args) => cp(cli, args),
         Command::Verify(args) => verify(cli, args),
+        Command::Mount(args) => mount(cli, args),
         Command::Demo => demo(cli),
     }
 }
@@ -706,6 +709,118 @@ fn verify(cli: &Cli, args: &VerifyArgs) -> Result {
             format!("{} problems found", problems.len()),
         ))
     }
+}
+
+// ----- mount -------------------------------------------------------------------------------
+
+fn mount(cli: &Cli, args: &MountArgs) -> Result {
+    use memory_fs_fuse::posix::{MemoryFileSystem, OpenFlags};
+
+    memory_fs_fuse::fuse_usable().map_err(|why| {
+        CliError::new(Code::Failure, format!("cannot mount: {why}"))
+            .hint("FUSE mounts need root and a readable /dev/fuse")
+    })?;
+    if !args.dir.is_dir() {
+        return Err(
+            CliError::not_found(format!("{} is not a directory", args.dir.display()))
+                .hint("create the mount point first"),
+        );
+    }
+    let core = MemoryFileSystem::new();
+    let posix = |e: memory_fs_fuse::posix::PosixError| {
+        CliError::new(Code::Failure, format!("cannot fill the mounted tree: {e}"))
+    };
+    // Like /tmp: every user of the `allow_other` mount can work in the root.
+    core.chmod("/", 0o1777).map_err(posix)?;
+    let mut copied = 0usize;
+    if let Some(url) = &args.from {
+        let source = crate::open_url(url)?;
+        for key in source.keys(None)? {
+            let Some(bytes) = source
+                .storage()
+                .file_bytes(&key)
+                .map_err(memory_fs::Error::from)?
+            else {
+                continue;
+            };
+            let mut dir = String::new();
+            let segments: Vec<&str> = key.segments().collect();
+            for segment in &segments[..segments.len() - 1] {
+                dir.push('/');
+                dir.push_str(segment);
+                match core.mkdir(&dir, 0o755) {
+                    Ok(()) => {}
+                    Err(e) if e.errno() == memory_fs_fuse::posix::Errno::EEXIST => {}
+                    Err(e) => return Err(posix(e)),
+                }
+            }
+            let path = format!("/{key}");
+            let placed = core
+                .open(
+                    &path,
+                    OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC,
+                    0o644,
+                )
+                .and_then(|fd| {
+                    let mut rest: &[u8] = &bytes;
+                    let mut written = Ok(());
+                    while !rest.is_empty() {
+                        match core.write(fd, rest) {
+                            // The core writes everything or fails; a zero write would loop.
+                            Ok(0) => break,
+                            Ok(n) => rest = &rest[n..],
+                            Err(e) => {
+                                written = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    let closed = core.close(fd);
+                    written.and(closed).map(|()| rest.is_empty())
+                });
+            let whole = placed.map_err(|e| {
+                CliError::new(
+                    Code::Failure,
+                    format!("key {key} cannot be a file in the mounted tree: {e}"),
+                )
+                .hint("a store holding both `a` and `a/b` cannot be shown as one directory tree")
+            })?;
+            if !whole {
+                return Err(CliError::new(
+                    Code::Failure,
+                    format!("key {key}: the core accepted only part of its bytes"),
+                ));
+            }
+            copied += 1;
+        }
+    }
+    let options = memory_fs_fuse::MountOptions {
+        read_only: args.read_only,
+        ..memory_fs_fuse::MountOptions::default()
+    };
+    let from = args
+        .from
+        .as_deref()
+        .map_or(String::new(), |u| format!(" with {copied} keys of {u}"));
+    if !cli.json {
+        eprintln!(
+            "mounting a POSIX core{from} at {} (Ctrl-C to unmount)",
+            args.dir.display()
+        );
+    }
+    let signal =
+        memory_fs_fuse::mount_until_interrupted(core, &args.dir, &options).map_err(|e| {
+            CliError::new(Code::Failure, e.to_string()).hint("is something already mounted there?")
+        })?;
+    if cli.json {
+        return output::json(
+            &json!({"dir": args.dir.display().to_string(), "keys": copied, "signal": signal}),
+        );
+    }
+    output::line(&format!(
+        "unmounted {} (signal {signal})",
+        args.dir.display()
+    ))
 }
 
 // ----- demo --------------------------------------------------------------------------------

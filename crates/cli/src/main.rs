@@ -71,6 +71,8 @@ enum Command {
     Cp(CpArgs),
     /// Re-hash every content and compare it with its metadata.
     Verify(VerifyArgs),
+    /// Mount a fresh POSIX core through FUSE until interrupted (needs root and /dev/fuse).
+    Mount(MountArgs),
     /// Save a few example files into the store and show them: a first tour.
     Demo,
 }
@@ -161,6 +163,18 @@ struct CpArgs {
 struct VerifyArgs {
     /// Only the files under this key prefix.
     prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct MountArgs {
+    /// The directory to mount on (it must exist).
+    dir: PathBuf,
+    /// First copy every key of this store into the core, as files under the same paths.
+    #[arg(long, value_name = "URL")]
+    from: Option<String>,
+    /// Mount read-only.
+    #[arg(long)]
+    read_only: bool,
 }
 
 fn main() -> ExitCode {

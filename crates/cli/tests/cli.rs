@@ -739,3 +739,58 @@ fn a_closed_stdout_is_not_an_error() {
         out.status
     );
 }
+
+#[test]
+fn mount_shows_a_store_as_files_until_interrupted() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("mnt")).expect("mkdir");
+    std::fs::write(env.path("doc.md"), "# Mounted\n").expect("write");
+    env.ok(&["--store", "sqlite://src.db", "save", "doc.md"]);
+    if let Err(why) = memory_fs_fuse::fuse_usable() {
+        eprintln!("SKIPPED: the mount half of this test needs FUSE: {why}");
+        let e = env.fails(&["mount", "mnt", "--from", "sqlite://src.db"], 4);
+        assert!(e.stderr.contains("cannot mount"), "{}", e.stderr);
+        return;
+    }
+    env.fails(&["mount", "no-such-dir"], 1);
+    let mut child = env
+        .command(&["mount", "mnt", "--from", "sqlite://src.db"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mount");
+    let file = env.path("mnt/latest/doc.md");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !file.exists() && Instant::now() < deadline {
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "mount exited early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read = std::fs::read(&file);
+    let config = std::fs::read(env.path("mnt/latest/doc.md.config"));
+    std::fs::write(
+        env.path("mnt/written-through-the-mount.txt"),
+        b"kernel -> core",
+    )
+    .expect("write through the mount");
+    let back = std::fs::read(env.path("mnt/written-through-the-mount.txt"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(read.expect("read through the mount"), b"# Mounted\n");
+    assert!(config.expect("config").starts_with(b"{"));
+    assert_eq!(back.expect("read back"), b"kernel -> core");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("unmounted mnt"));
+    assert!(!file.exists(), "unmounted: the directory is empty again");
+}

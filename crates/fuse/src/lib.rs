@@ -11,6 +11,9 @@ use memory_fs_posix::MemoryFileSystem;
 
 pub use signals::mount_until_interrupted;
 
+/// The POSIX core this crate mounts, re-exported so callers need only this crate.
+pub use memory_fs_posix as posix;
+
 /// How to mount a tree.
 ///
 /// ```
