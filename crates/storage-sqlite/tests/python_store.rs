@@ -145,7 +145,9 @@ fn duplicate_rows_of_one_path_read_as_the_first_and_delete_together() {
         Some(&b"one"[..])
     );
     assert_eq!(
-        store.files_delete(std::slice::from_ref(&key)).expect("delete"),
+        store
+            .files_delete(std::slice::from_ref(&key))
+            .expect("delete"),
         1,
         "one key"
     );
