@@ -22,6 +22,10 @@ const PJDFSTEST_VERSION: &str = "0.2.2";
 /// Passes tmpfs gets as root with pjdfstest's default feature set (the target to meet).
 const TMPFS_BASELINE_PASSES: usize = 375;
 
+/// Where the mount point and the secondary filesystem are made: short enough that the
+/// socket cases' paths fit in `sun_path` wherever the repository is cloned.
+const SHORT_BASE: &str = "/tmp/memory-fs-pjdfstest";
+
 /// pjdfstest's `_PC_PATH_MAX` (4096) minus the NUL.
 const PATH_MAX: usize = 4095;
 /// Half of `_PC_NAME_MAX` (255): the component length pjdfstest builds long paths from.
@@ -90,7 +94,12 @@ pub(crate) fn run(args: &[String]) -> Result {
     let erofs_config = work.join("pjdfstest-erofs.toml");
     write(&main_config, &config(false))?;
     write(&erofs_config, &config(true))?;
-    let secondary = work.join("secondary-fs");
+    // The mount point and the secondary filesystem live at a short fixed path, not in
+    // the cache dir (whose length depends on where the repository is cloned): the
+    // socket cases `bind()` to paths inside the mount, and a socket path must fit in
+    // `sun_path` (108 bytes), so a deep mount point makes them fail with ENAMETOOLONG.
+    let base = Path::new(SHORT_BASE);
+    let secondary = base.join("secondary-fs");
     fs::create_dir_all(&secondary)
         .map_err(|e| format!("cannot create {}: {e}", secondary.display()))?;
 
@@ -102,7 +111,7 @@ pub(crate) fn run(args: &[String]) -> Result {
     let what = target.describe();
     let started = Instant::now();
 
-    let mountpoint = mountpoint(&work, "mnt")?;
+    let mountpoint = mountpoint(base, "mnt")?;
     let log = work.join(format!("{}-main.log", target.tag()));
     let main = with_mount(&target, &mountpoint, || {
         run_suite(
