@@ -74,10 +74,24 @@ impl<'a> Resolver<'a> {
         let mut cur = if path.starts_with('/') { ROOT } else { start };
         let trimmed = path.trim_end_matches('/');
         let trailing = trimmed.len() != path.len();
-        let mut comps = trimmed.split('/').filter(|c| !c.is_empty()).peekable();
-        while let Some(comp) = comps.next() {
+        // Components are found by scanning bytes: `/` is ASCII, so every cut falls on a
+        // character boundary, and the trimmed path ends in a component, not a slash.
+        let bytes = trimmed.as_bytes();
+        let mut at = 0;
+        loop {
+            while bytes.get(at) == Some(&b'/') {
+                at += 1;
+            }
+            if at == bytes.len() {
+                return Ok((cur, Last::Root));
+            }
+            let begin = at;
+            while bytes.get(at).is_some_and(|&b| b != b'/') {
+                at += 1;
+            }
+            let comp = trimmed.get(begin..at).ok_or(EINVAL)?;
             self.may_exec(cur)?;
-            if comps.peek().is_none() {
+            if at == bytes.len() {
                 let last = match comp {
                     "." => Last::Dot,
                     ".." => Last::DotDot,
@@ -92,7 +106,6 @@ impl<'a> Resolver<'a> {
             }
             cur = next;
         }
-        Ok((cur, Last::Root))
     }
 
     /// Looks up one component in directory `dir` without following a symlink.
