@@ -7,8 +7,8 @@ use memory_fs_posix::{
     AccessMode, Credentials, Fd, MemoryFileSystem, OpenFlags, PosixError, Stat, Whence,
 };
 
-use super::ops::{Entry, Op, Outcome, Run, Val, payload};
-use super::{UID, UMASK};
+use crate::ops::{Entry, Op, Outcome, Run, Val, payload};
+use crate::{UID, UMASK};
 
 /// A descriptor number no sequence ever opens, standing for a closed or failed handle.
 const BAD_FD: u32 = 9999;

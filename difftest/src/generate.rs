@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::ops::Op;
+use crate::ops::Op;
 
 const NAMES: &[&str] = &["a", "b", "c"];
 const PREFIXES: &[&str] = &["", "", "", "", "", "", "/", "/", "./", "../", "a/../", "//"];

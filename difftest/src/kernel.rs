@@ -11,8 +11,8 @@ use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use super::ops::{Entry, Op, Outcome, Run, Val, payload};
-use super::{UID, UMASK};
+use crate::ops::{Entry, Op, Outcome, Run, Val, payload};
+use crate::{UID, UMASK};
 
 const BAD_FD: i32 = 9999;
 

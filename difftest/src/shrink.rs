@@ -1,6 +1,6 @@
 //! Delta debugging: the smallest sequence (by removing operations) that still differs.
 
-use super::ops::Op;
+use crate::ops::Op;
 
 /// Removes chunks, then single operations, while `fails` still holds.
 pub fn minimize(mut ops: Vec<Op>, mut fails: impl FnMut(&[Op]) -> bool) -> Vec<Op> {

@@ -5,7 +5,7 @@
 //! Where the kernel side cannot run (not root, no chroot), the test says so loudly and
 //! returns without claiming anything.
 
-use memory_fs_tests::difftest::{core, first_difference, generate, kernel::Oracle, render, shrink};
+use memory_fs_difftest::{core, first_difference, generate, kernel::Oracle, render, shrink};
 
 const SEQ_LEN: usize = 50;
 

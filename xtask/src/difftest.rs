@@ -1,6 +1,6 @@
 //! `cargo xtask difftest --ops N --seed S`: the Linux differential test, longer.
 //!
-//! Runs `tests/tests/differential.rs` in release mode with `MEMORY_FS_DIFF_OPS` and
+//! Runs `difftest/tests/differential.rs` in release mode with `MEMORY_FS_DIFF_OPS` and
 //! `MEMORY_FS_DIFF_SEED` set, showing its report.
 
 use crate::util::{self, Result};
@@ -38,7 +38,7 @@ pub(crate) fn run(args: &[String]) -> Result {
                 "test",
                 "--release",
                 "-p",
-                "memory-fs-tests",
+                "memory-fs-difftest",
                 "--test",
                 "differential",
                 "--",

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, Write};
 
-use memory_fs_tests::difftest::{Op, Run, kernel};
+use memory_fs_difftest::{Op, Run, kernel};
 
 fn main() {
     let stdout = std::io::stdout();
