@@ -1,6 +1,7 @@
 //! The local-disk storage provider.
 #![doc = include_str!("../README.md")]
 
+mod beneath;
 mod config;
 mod error;
 mod store;

@@ -4,11 +4,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind as Io, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memory_fs_storage::{Capabilities, Result, SafePath, Storage, StorageError};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::DiskConfig;
+use crate::beneath::{Root, Walk};
 use crate::error::{BACKEND, io};
 
 /// Prefix of temporary file names; never a key.
@@ -20,7 +25,52 @@ static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct DiskStorage {
     root: PathBuf,
+    /// The root, held open: keys resolve beneath it.
+    dir: Arc<Root>,
     fsync: bool,
+}
+
+/// The directory that holds a key, opened.
+enum DirFd<'a> {
+    /// The store root itself.
+    Root(&'a OwnedFd),
+    /// A directory below it.
+    Below(OwnedFd),
+}
+
+impl AsFd for DirFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DirFd::Root(fd) => fd.as_fd(),
+            DirFd::Below(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// What a key's own name is, seen from its directory without following a link.
+fn file_type_at(dir: &DirFd<'_>, name: &str) -> rustix::io::Result<FileType> {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map(|st| FileType::from_raw_mode(st.st_mode))
+}
+
+fn symlink_refused(key: &SafePath) -> StorageError {
+    conflict(
+        key,
+        "it is a symbolic link, which the disk store never follows",
+    )
+}
+
+/// Reads an opened key, if it is a regular file.
+fn read_open(key: &SafePath, fd: OwnedFd) -> Result<Option<Vec<u8>>> {
+    let st = rustix::fs::fstat(&fd).map_err(|e| io("inspecting a key", key.as_str(), e.into()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
+    File::from(fd)
+        .read_to_end(&mut data)
+        .map_err(|e| io("reading a key", key.as_str(), e))?;
+    Ok(Some(data))
 }
 
 fn conflict(key: &SafePath, reason: impl Into<String>) -> StorageError {
@@ -48,8 +98,10 @@ impl DiskStorage {
         fs::create_dir_all(&config.root).map_err(|e| io("creating the store root", &shown, e))?;
         let root = fs::canonicalize(&config.root)
             .map_err(|e| io("resolving the store root", &shown, e))?;
+        let dir = Root::open(&root).map_err(|e| io("opening the store root", &shown, e))?;
         Ok(Self {
             root,
+            dir: Arc::new(dir),
             fsync: config.fsync,
         })
     }
@@ -106,6 +158,53 @@ impl DiskStorage {
         Ok(Some(dir))
     }
 
+    /// The directory holding `key`, opened: beneath the root in one step where the
+    /// kernel can, otherwise by [`parent_dir`](Self::parent_dir) (which creates missing
+    /// directories when `create` is set). `Ok(None)` when it does not exist.
+    fn parent_fd(&self, key: &SafePath, create: bool) -> Result<Option<DirFd<'_>>> {
+        if create {
+            self.check_root_present(key)?;
+        }
+        let Some(parent) = key.parent() else {
+            return Ok(Some(DirFd::Root(self.dir.fd())));
+        };
+        match self
+            .dir
+            .walk(parent.as_str(), OFlags::PATH | OFlags::DIRECTORY)
+        {
+            Walk::Found(fd) => return Ok(Some(DirFd::Below(fd))),
+            Walk::Missing if !create => return Ok(None),
+            Walk::Missing | Walk::Portable => {}
+        }
+        let Some(path) = self.parent_dir(key, create)? else {
+            return Ok(None);
+        };
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(&path, flags, Mode::empty()) {
+            Ok(fd) => Ok(Some(DirFd::Below(fd))),
+            Err(Errno::NOENT | Errno::NOTDIR) if !create => Ok(None),
+            Err(e) => Err(io("opening a directory", key.as_str(), e.into())),
+        }
+    }
+
+    /// Refuses to write into a root that was deleted while the store held it open,
+    /// where the bytes would be unreachable.
+    fn check_root_present(&self, key: &SafePath) -> Result<()> {
+        let st = rustix::fs::fstat(self.dir.fd())
+            .map_err(|e| io("inspecting the store root", key.as_str(), e.into()))?;
+        if st.st_nlink == 0 {
+            return Err(io(
+                "writing a key",
+                key.as_str(),
+                std::io::Error::new(
+                    Io::NotFound,
+                    format!("the store root {} was deleted", self.root.display()),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Metadata of the key's own path, refusing a symlink there.
     fn leaf(&self, key: &SafePath) -> Result<Option<(PathBuf, fs::Metadata)>> {
         let Some(dir) = self.parent_dir(key, false)? else {
@@ -113,27 +212,22 @@ impl DiskStorage {
         };
         let path = dir.join(key.file_name());
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => Err(conflict(
-                key,
-                "it is a symbolic link, which the disk store never follows",
-            )),
+            Ok(m) if m.file_type().is_symlink() => Err(symlink_refused(key)),
             Ok(m) => Ok(Some((path, m))),
             Err(e) if matches!(e.kind(), Io::NotFound | Io::NotADirectory) => Ok(None),
             Err(e) => Err(io("inspecting a key", key.as_str(), e)),
         }
     }
 
-    /// Writes `data` to a new temporary file in `dir` and returns its path.
-    fn write_temp(&self, key: &SafePath, dir: &Path, data: &[u8]) -> Result<PathBuf> {
+    /// Writes `data` to a new temporary file in `dir` and returns its name.
+    fn write_temp(&self, key: &SafePath, dir: &DirFd<'_>, data: &[u8]) -> Result<String> {
         let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!("{TMP_PREFIX}{}.{n}", std::process::id()));
+        let tmp = format!("{TMP_PREFIX}{}.{n}", std::process::id());
         let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)?;
+            let flags =
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+            let mut file = File::from(fd);
             file.write_all(data)?;
             if self.fsync {
                 file.sync_all()?;
@@ -143,17 +237,18 @@ impl DiskStorage {
         match result {
             Ok(()) => Ok(tmp),
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
+                let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
                 Err(io("writing a temporary file", key.as_str(), e))
             }
         }
     }
 
-    fn sync_dir(&self, key: &SafePath, dir: &Path) -> Result<()> {
+    fn sync_dir(&self, key: &SafePath, dir: &DirFd<'_>) -> Result<()> {
         if self.fsync {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io("syncing a directory", key.as_str(), e))?;
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            rustix::fs::openat(dir, ".", flags, Mode::empty())
+                .and_then(rustix::fs::fsync)
+                .map_err(|e| io("syncing a directory", key.as_str(), e.into()))?;
         }
         Ok(())
     }
@@ -161,33 +256,27 @@ impl DiskStorage {
     fn save(&self, key: &SafePath, data: &[u8], exclusive: bool) -> Result<()> {
         Self::check_key(key)?;
         let dir = self
-            .parent_dir(key, true)?
+            .parent_fd(key, true)?
             .ok_or_else(|| conflict(key, "its directory cannot be created"))?;
-        let target = dir.join(key.file_name());
-        if let Ok(m) = fs::symlink_metadata(&target) {
-            if m.file_type().is_symlink() {
-                return Err(conflict(
-                    key,
-                    "it is a symbolic link, which the disk store never follows",
-                ));
-            }
-            if m.is_dir() {
-                return Err(conflict(key, "keys exist below it"));
-            }
+        let name = key.file_name();
+        match file_type_at(&dir, name) {
+            Ok(FileType::Symlink) => return Err(symlink_refused(key)),
+            Ok(FileType::Directory) => return Err(conflict(key, "keys exist below it")),
+            _ => {}
         }
         let tmp = self.write_temp(key, &dir, data)?;
         let placed = if exclusive {
-            fs::hard_link(&tmp, &target)
+            rustix::fs::linkat(&dir, tmp.as_str(), &dir, name, AtFlags::empty())
         } else {
-            fs::rename(&tmp, &target)
+            rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)
         };
         if exclusive || placed.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
         }
         match placed {
             Ok(()) => self.sync_dir(key, &dir),
-            Err(e) if exclusive && e.kind() == Io::AlreadyExists => {
-                if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            Err(Errno::EXIST) if exclusive => {
+                if file_type_at(&dir, name).is_ok_and(|t| t == FileType::Directory) {
                     Err(conflict(key, "keys exist below it"))
                 } else {
                     Err(StorageError::AlreadyExists {
@@ -195,10 +284,8 @@ impl DiskStorage {
                     })
                 }
             }
-            Err(e) if matches!(e.kind(), Io::IsADirectory | Io::DirectoryNotEmpty) => {
-                Err(conflict(key, "keys exist below it"))
-            }
-            Err(e) => Err(io("renaming into place", key.as_str(), e)),
+            Err(Errno::ISDIR | Errno::NOTEMPTY) => Err(conflict(key, "keys exist below it")),
+            Err(e) => Err(io("renaming into place", key.as_str(), e.into())),
         }
     }
 
@@ -266,6 +353,13 @@ impl Storage for DiskStorage {
 
     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
         Self::check_key(path)?;
+        // Non-blocking, so a FIFO planted in the store is seen and skipped, not waited on.
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        match self.dir.walk(path.as_str(), flags) {
+            Walk::Found(fd) => return read_open(path, fd),
+            Walk::Missing => return Ok(None),
+            Walk::Portable => {}
+        }
         let Some((full, meta)) = self.leaf(path)? else {
             return Ok(None);
         };
@@ -289,24 +383,40 @@ impl Storage for DiskStorage {
 
     fn file_exists(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
+        match self.dir.walk(path.as_str(), OFlags::PATH) {
+            Walk::Found(fd) => {
+                match rustix::fs::fstat(&fd).map(|st| FileType::from_raw_mode(st.st_mode)) {
+                    // A link itself (`O_PATH | O_NOFOLLOW` opens it): the portable walk refuses it.
+                    Ok(FileType::Symlink) => {}
+                    Ok(kind) => return Ok(kind == FileType::RegularFile),
+                    Err(e) => return Err(io("inspecting a key", path.as_str(), e.into())),
+                }
+            }
+            Walk::Missing => return Ok(false),
+            Walk::Portable => {}
+        }
         Ok(self.leaf(path)?.is_some_and(|(_, m)| m.is_file()))
     }
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        let Some((full, meta)) = self.leaf(path)? else {
+        let Some(dir) = self.parent_fd(path, false)? else {
             return Ok(false);
         };
-        if !meta.is_file() {
-            return Ok(false);
+        let name = path.file_name();
+        match file_type_at(&dir, name) {
+            Ok(FileType::RegularFile) => {}
+            Ok(FileType::Symlink) => return Err(symlink_refused(path)),
+            Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => return Ok(false),
+            Err(e) => return Err(io("inspecting a key", path.as_str(), e.into())),
         }
-        match fs::remove_file(&full) {
+        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
                 self.prune(path);
                 Ok(true)
             }
-            Err(e) if e.kind() == Io::NotFound => Ok(false),
-            Err(e) => Err(io("deleting a key", path.as_str(), e)),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(io("deleting a key", path.as_str(), e.into())),
         }
     }
 
