@@ -25,6 +25,9 @@ pub struct Capabilities {
     pub atomic_batch: bool,
     /// `file_create` is atomic: two racing creators cannot both succeed.
     pub atomic_create: bool,
+    /// `file_save_if` (and the checks of a batch) compare and write as one step: of two
+    /// writers expecting the same version, one succeeds and the other is told.
+    pub conditional_write: bool,
     /// A key and a key below it (`a` and `a/b`) can exist together; when false, the
     /// provider is tree-shaped and answers [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
     pub nested_keys: bool,
@@ -40,6 +43,7 @@ impl Capabilities {
             atomic_write: false,
             atomic_batch: false,
             atomic_create: false,
+            conditional_write: false,
             nested_keys: false,
             persistent: false,
         }
@@ -60,6 +64,12 @@ impl Capabilities {
     /// Sets [`atomic_create`](Self::atomic_create).
     pub const fn with_atomic_create(mut self, yes: bool) -> Self {
         self.atomic_create = yes;
+        self
+    }
+
+    /// Sets [`conditional_write`](Self::conditional_write).
+    pub const fn with_conditional_write(mut self, yes: bool) -> Self {
+        self.conditional_write = yes;
         self
     }
 

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     InvalidPath,
     /// A conditional create found the key already present.
     AlreadyExists,
+    /// A conditional write found the key changed since the version it expected.
+    PreconditionFailed,
     /// The key collides with another one in a way this provider cannot hold
     /// (for example `a` and `a/b` on a tree-shaped provider).
     Conflict,
@@ -48,6 +50,12 @@ pub enum StorageError {
     #[error("key already exists: {path}")]
     AlreadyExists {
         /// The existing key.
+        path: String,
+    },
+    /// A conditional write found the key changed since the version it expected.
+    #[error("key {path} changed since it was read")]
+    PreconditionFailed {
+        /// The key that changed.
         path: String,
     },
     /// The key collides with another key in a way this provider cannot hold.
@@ -113,6 +121,7 @@ impl StorageError {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::InvalidPath(_) => ErrorKind::InvalidPath,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Self::PreconditionFailed { .. } => ErrorKind::PreconditionFailed,
             Self::Conflict { .. } => ErrorKind::Conflict,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::InvalidData { .. } => ErrorKind::InvalidData,
@@ -125,6 +134,7 @@ impl StorageError {
         match self {
             Self::NotFound { path }
             | Self::AlreadyExists { path }
+            | Self::PreconditionFailed { path }
             | Self::Conflict { path, .. }
             | Self::InvalidData { path, .. } => Some(path),
             Self::InvalidPath(e) => Some(e.input()),
@@ -161,7 +171,7 @@ impl From<StorageError> for std::io::Error {
             ErrorKind::AlreadyExists => Io::AlreadyExists,
             ErrorKind::Unsupported => Io::Unsupported,
             ErrorKind::InvalidData => Io::InvalidData,
-            ErrorKind::Conflict | ErrorKind::Backend => Io::Other,
+            ErrorKind::Conflict | ErrorKind::PreconditionFailed | ErrorKind::Backend => Io::Other,
         };
         std::io::Error::new(kind, err)
     }

@@ -1,12 +1,14 @@
 //! The storage layer of Memory-FS: one [`Storage`] trait that every backend implements.
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod capabilities;
 mod error;
 mod path;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use batch::{Batch, Expect, Version, Write};
 pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};
 pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, SafePath};
@@ -25,6 +27,10 @@ pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, Sa
 ///   the reverse) fails with [`ErrorKind::Conflict`] and changes nothing.
 /// - Implementations are `Send + Sync`; every method may be called from many
 ///   threads at once.
+/// - [`file_get`](Storage::file_get) hands out a [`Version`] of the value read, and
+///   [`file_save_if`](Storage::file_save_if) and the checks of [`apply`](Storage::apply)
+///   compare against it; a provider that overrides one of `file_get`, `file_save_if`
+///   and `apply` overrides all three, so their versions agree.
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// What this provider can promise.
     fn capabilities(&self) -> Capabilities;
@@ -123,6 +129,86 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         self.file_save(path, data)
     }
 
+    /// The value at `path` and its [`Version`], or `None` if there is none.
+    ///
+    /// The provided implementation reads the bytes and uses [`Version::of_bytes`].
+    ///
+    /// # Errors
+    /// As [`file_bytes`](Storage::file_bytes).
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        Ok(self.file_bytes(path)?.map(|bytes| {
+            let version = Version::of_bytes(&bytes);
+            (bytes, version)
+        }))
+    }
+
+    /// Writes `data` at `path` only if the key is as `expect` says, and returns the
+    /// version of the value written.
+    ///
+    /// Compare and write are one step (of two writers expecting the same version, one
+    /// wins and the other gets an error) only where [`Capabilities::conditional_write`]
+    /// is set; the provided implementation reads, compares, then writes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AlreadyExists`] when `Expect::Absent` finds a value;
+    /// [`ErrorKind::PreconditionFailed`] when the key no longer holds the expected
+    /// version; otherwise as [`file_save`](Storage::file_save). Nothing is written on
+    /// an error.
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        let current = self.file_get(path)?.map(|(_, version)| version);
+        expect.check(path, current.as_ref())?;
+        match expect {
+            Expect::Absent => self.file_create(path, data)?,
+            Expect::Version(_) => self.file_save(path, data)?,
+        }
+        Ok(Version::of_bytes(data))
+    }
+
+    /// Checks every key of `batch` against what it expects, then applies its writes in
+    /// order.
+    ///
+    /// All-or-nothing, checks included, where [`Capabilities::atomic_batch`] is set.
+    /// The provided implementation checks one key after another and then writes one
+    /// after another, stopping at the first error (earlier writes stay).
+    ///
+    /// # Errors
+    /// As [`file_save_if`](Storage::file_save_if) for a failed check (then nothing is
+    /// written); as [`file_save`](Storage::file_save) and
+    /// [`file_delete`](Storage::file_delete) for a failed write.
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        for (path, expect) in batch.checks() {
+            let current = self.file_get(path)?.map(|(_, version)| version);
+            expect.check(path, current.as_ref())?;
+        }
+        for write in batch.writes() {
+            match write {
+                Write::Put { path, data } => self.file_save(path, data)?,
+                Write::Delete { path } => {
+                    self.file_delete(path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the whole value at `from` to `to` (replacing what is there); `Ok(false)`
+    /// if `from` holds nothing.
+    ///
+    /// The provided implementation reads then writes; providers with a server-side
+    /// copy use it.
+    ///
+    /// # Errors
+    /// As [`file_bytes`](Storage::file_bytes) and [`file_save`](Storage::file_save).
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
+        match self.file_bytes(from)? {
+            Some(bytes) => {
+                self.file_save(to, &bytes)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Saves several values; all-or-nothing where [`Capabilities::atomic_batch`] is set.
     ///
     /// The provided implementation saves one after another and stops at the first
@@ -184,5 +270,17 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
         (**self).files_delete(paths)
+    }
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        (**self).file_get(path)
+    }
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        (**self).file_save_if(path, data, expect)
+    }
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        (**self).apply(batch)
+    }
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
+        (**self).file_copy(from, to)
     }
 }

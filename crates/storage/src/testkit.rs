@@ -14,7 +14,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::{ErrorKind, InvalidPathReason, SafePath, Storage};
+mod faults;
+pub use faults::{Counting, Counts, Fault, Faulty};
+
+use crate::{Batch, ErrorKind, Expect, InvalidPathReason, SafePath, Storage, Version};
 
 /// A key from a literal the suite knows to be valid.
 fn key(s: &str) -> SafePath {
@@ -402,6 +405,216 @@ pub fn invalid_keys(storage: &dyn Storage) {
     );
 }
 
+/// `file_get` hands out versions that `file_save_if` checks: a stale version or an
+/// unexpected value is refused and changes nothing.
+pub fn conditional_writes(storage: &dyn Storage) {
+    let k = key("cas/value");
+    assert_eq!(
+        storage.file_get(&k).expect("get"),
+        None,
+        "a missing key has no version"
+    );
+    let missing = storage
+        .file_save_if(&k, b"x", &Expect::Version(Version::of_bytes(b"x")))
+        .expect_err("a version cannot match a missing key");
+    assert_eq!(missing.kind(), ErrorKind::PreconditionFailed, "{missing}");
+    assert_eq!(load(storage, "cas/value"), None, "nothing was written");
+
+    let v1 = storage
+        .file_save_if(&k, b"one", &Expect::Absent)
+        .expect("create");
+    let (bytes, got) = storage
+        .file_get(&k)
+        .expect("get")
+        .expect("the value exists");
+    assert_eq!(bytes, b"one");
+    assert_eq!(got, v1, "file_get gives the version file_save_if returned");
+    let exists = storage
+        .file_save_if(&k, b"again", &Expect::Absent)
+        .expect_err("the key exists");
+    assert_eq!(exists.kind(), ErrorKind::AlreadyExists, "{exists}");
+
+    let v2 = storage
+        .file_save_if(&k, b"two", &Expect::Version(v1.clone()))
+        .expect("the expected version is current");
+    assert_ne!(v2, v1, "a new value has a new version");
+    let stale = storage
+        .file_save_if(&k, b"three", &Expect::Version(v1))
+        .expect_err("v1 is stale");
+    assert_eq!(stale.kind(), ErrorKind::PreconditionFailed, "{stale}");
+    assert_eq!(load(storage, "cas/value").as_deref(), Some(&b"two"[..]));
+    let (_, current) = storage.file_get(&k).expect("get").expect("exists");
+    assert_eq!(current, v2);
+
+    // A plain save moves the version on too.
+    save(storage, "cas/value", b"four");
+    let (_, v4) = storage.file_get(&k).expect("get").expect("exists");
+    assert_ne!(v4, v2, "a plain save changes the version");
+}
+
+/// Racing read-modify-write cycles through `file_save_if`: with
+/// `conditional_write`, no increment is lost.
+pub fn conditional_write_race(storage: &dyn Storage) {
+    if !storage.capabilities().conditional_write {
+        skipped("conditional_write_race", "conditional_write");
+        return;
+    }
+    const THREADS: usize = 6;
+    const INCREMENTS: usize = 25;
+    let k = key("cas/counter");
+    storage
+        .file_save_if(&k, b"0", &Expect::Absent)
+        .expect("create");
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                let mut done = 0;
+                while done < INCREMENTS {
+                    let (bytes, version) = storage.file_get(&k).expect("get").expect("exists");
+                    let n: usize = std::str::from_utf8(&bytes)
+                        .expect("utf-8")
+                        .parse()
+                        .expect("a number");
+                    let next = (n + 1).to_string();
+                    match storage.file_save_if(&k, next.as_bytes(), &Expect::Version(version)) {
+                        Ok(_) => done += 1,
+                        Err(e) if e.kind() == ErrorKind::PreconditionFailed => {}
+                        Err(e) => panic!("file_save_if failed: {e}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        load(storage, "cas/counter"),
+        Some((THREADS * INCREMENTS).to_string().into_bytes()),
+        "every successful conditional write counted once"
+    );
+}
+
+/// `apply`: puts and deletes after checks; a failed check writes nothing; with
+/// `conditional_write`, racing batches that check the same key never both apply.
+pub fn apply_batches(storage: &dyn Storage) {
+    save(storage, "apply/old", b"old");
+    let head = key("apply/head");
+    let batch = Batch::new()
+        .check(head.clone(), Expect::Absent)
+        .put(key("apply/a"), b"a")
+        .put(key("apply/b"), b"b")
+        .delete(key("apply/old"))
+        .delete(key("apply/never-there"))
+        .put(head.clone(), b"1");
+    storage.apply(&batch).expect("apply");
+    assert_eq!(
+        keys(storage, Some("apply")),
+        ["apply/a", "apply/b", "apply/head"]
+    );
+
+    let refused = storage.apply(
+        &Batch::new()
+            .check(head.clone(), Expect::Absent)
+            .put(key("apply/c"), b"c")
+            .delete(key("apply/a")),
+    );
+    let err = refused.expect_err("the head exists");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+    assert_eq!(
+        keys(storage, Some("apply")),
+        ["apply/a", "apply/b", "apply/head"],
+        "a failed check writes nothing"
+    );
+
+    let (_, v1) = storage.file_get(&head).expect("get").expect("exists");
+    storage
+        .apply(
+            &Batch::new()
+                .check(head.clone(), Expect::Version(v1.clone()))
+                .put(head.clone(), b"2"),
+        )
+        .expect("the head is at v1");
+    let stale = storage
+        .apply(
+            &Batch::new()
+                .check(head.clone(), Expect::Version(v1))
+                .put(key("apply/d"), b"d"),
+        )
+        .expect_err("v1 is stale");
+    assert_eq!(stale.kind(), ErrorKind::PreconditionFailed, "{stale}");
+    assert_eq!(load(storage, "apply/d"), None);
+    assert!(
+        storage.apply(&Batch::new()).is_ok(),
+        "an empty batch is a no-op"
+    );
+
+    if storage.capabilities().conditional_write {
+        // Racing batches each claim the next number by checking the head; every
+        // number is claimed exactly once.
+        const THREADS: usize = 4;
+        const CLAIMS: usize = 10;
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let head = head.clone();
+                s.spawn(move || {
+                    let mut done = 0;
+                    while done < CLAIMS {
+                        let (bytes, version) =
+                            storage.file_get(&head).expect("get").expect("exists");
+                        let n: usize = std::str::from_utf8(&bytes)
+                            .expect("utf-8")
+                            .parse()
+                            .expect("number");
+                        let next = (n + 1).to_string();
+                        let claim = format!("{t}");
+                        let batch = Batch::new()
+                            .check(head.clone(), Expect::Version(version))
+                            .put(key(&format!("claims/{:04}", n + 1)), claim.as_bytes())
+                            .put(head.clone(), next.as_bytes());
+                        match storage.apply(&batch) {
+                            Ok(()) => done += 1,
+                            Err(e) if e.kind() == ErrorKind::PreconditionFailed => {}
+                            Err(e) => panic!("apply failed: {e}"),
+                        }
+                    }
+                });
+            }
+        });
+        let claims = keys(storage, Some("claims"));
+        assert_eq!(claims.len(), THREADS * CLAIMS, "every claim landed once");
+        assert_eq!(
+            load(storage, "apply/head"),
+            Some((2 + THREADS * CLAIMS).to_string().into_bytes())
+        );
+    } else {
+        skipped("apply_batches (racing checks)", "conditional_write");
+    }
+}
+
+/// `file_copy` copies whole values and reports a missing source.
+pub fn copies(storage: &dyn Storage) {
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    save(storage, "copy/from", &data);
+    save(storage, "copy/to", b"old");
+    assert!(
+        storage
+            .file_copy(&key("copy/from"), &key("copy/to"))
+            .expect("copy")
+    );
+    assert_eq!(load(storage, "copy/to"), Some(data.clone()));
+    assert!(
+        storage
+            .file_copy(&key("copy/from"), &key("copy/new/deeper"))
+            .expect("copy")
+    );
+    assert_eq!(load(storage, "copy/new/deeper"), Some(data));
+    assert!(
+        !storage
+            .file_copy(&key("copy/missing"), &key("copy/x"))
+            .expect("copy"),
+        "a missing source copies nothing"
+    );
+    assert_eq!(load(storage, "copy/x"), None);
+}
+
 /// One conformance case.
 pub type Case = fn(&dyn Storage);
 
@@ -422,6 +635,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("clear", clear),
     ("text_and_json", text_and_json),
     ("invalid_keys", invalid_keys),
+    ("conditional_writes", conditional_writes),
+    ("conditional_write_race", conditional_write_race),
+    ("apply_batches", apply_batches),
+    ("copies", copies),
 ];
 
 /// Expands to one `#[test]` per conformance case, each on a fresh storage from `make`.
@@ -435,7 +652,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             longest_keys many_keys prefix_listing nested_keys batches create_if_absent
-            concurrent_writers clear text_and_json invalid_keys);
+            concurrent_writers clear text_and_json invalid_keys conditional_writes
+            conditional_write_race apply_batches copies);
     };
     (@cases $make:expr; $($case:ident)*) => {
         $(
@@ -503,6 +721,23 @@ impl<S: Storage, G: Send + Sync + std::fmt::Debug> Storage for Guarded<S, G> {
     }
     fn files_delete(&self, paths: &[SafePath]) -> crate::Result<usize> {
         self.storage.files_delete(paths)
+    }
+    fn file_get(&self, path: &SafePath) -> crate::Result<Option<(Vec<u8>, crate::Version)>> {
+        self.storage.file_get(path)
+    }
+    fn file_save_if(
+        &self,
+        path: &SafePath,
+        data: &[u8],
+        expect: &crate::Expect,
+    ) -> crate::Result<crate::Version> {
+        self.storage.file_save_if(path, data, expect)
+    }
+    fn apply(&self, batch: &crate::Batch<'_>) -> crate::Result<()> {
+        self.storage.apply(batch)
+    }
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> crate::Result<bool> {
+        self.storage.file_copy(from, to)
     }
 }
 
