@@ -209,6 +209,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         }
     }
 
+    /// Deletes every key in `paths`, whether or not it holds a value, without saying
+    /// which did (so a provider need not look first: one bulk request on S3).
+    ///
+    /// # Errors
+    /// As [`files_delete`](Storage::files_delete).
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        self.files_delete(paths).map(drop)
+    }
+
     /// Saves several values; all-or-nothing where [`Capabilities::atomic_batch`] is set.
     ///
     /// The provided implementation saves one after another and stops at the first
@@ -282,5 +291,8 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
         (**self).file_copy(from, to)
+    }
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        (**self).files_remove(paths)
     }
 }

@@ -172,6 +172,15 @@ impl<S: Storage> Storage for Faulty<S> {
         self.write(Some(to))?;
         self.inner.file_copy(from, to)
     }
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        if self.inner.capabilities().atomic_batch {
+            self.write(None)?;
+            return self.inner.files_remove(paths);
+        }
+        paths
+            .iter()
+            .try_for_each(|path| self.file_delete(path).map(drop))
+    }
 }
 
 /// What a [`Counting`] storage has seen, call by call.
@@ -331,5 +340,9 @@ impl<S: Storage> Storage for Counting<S> {
     fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
         bump(&self.writes, 1);
         self.inner.file_copy(from, to)
+    }
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        bump(&self.deletes, paths.len());
+        self.inner.files_remove(paths)
     }
 }
