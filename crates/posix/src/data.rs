@@ -117,6 +117,33 @@ impl Content {
         n
     }
 
+    /// Appends the whole content to `out` (holes as zeros), writing each byte once.
+    ///
+    /// The caller reserves `len()` bytes first, fallibly, so this never allocates.
+    pub(crate) fn append_to(&self, out: &mut Vec<u8>) {
+        let Ok(len) = usize::try_from(self.len) else {
+            return;
+        };
+        let end = out.len() + len;
+        match &self.repr {
+            Repr::Dense(v) => out.extend_from_slice(&v[..v.len().min(len)]),
+            Repr::Sparse(map) => {
+                let start = out.len();
+                for (&chunk, bytes) in map {
+                    let Ok(at) = usize::try_from(chunk * CHUNK) else {
+                        break;
+                    };
+                    if at >= len {
+                        break;
+                    }
+                    out.resize(start + at, 0);
+                    out.extend_from_slice(&bytes[..bytes.len().min(len - at)]);
+                }
+            }
+        }
+        out.resize(end, 0);
+    }
+
     /// Writes `data` at `offset`, growing the file as needed.
     pub(crate) fn write_at(&mut self, offset: u64, data: &[u8]) {
         if data.is_empty() {
@@ -242,6 +269,21 @@ mod tests {
         let mut head = [0u8; 6];
         assert_eq!(c.read_at(0, &mut head), 6);
         assert_eq!(&head, b"start\0");
+    }
+
+    #[test]
+    fn append_matches_read_at() {
+        let mut c = Content::default();
+        c.write_at(3, b"abc");
+        c.set_len(10);
+        let mut out = b"pre".to_vec();
+        c.append_to(&mut out);
+        assert_eq!(out, b"pre\0\0\0abc\0\0\0\0");
+        c.write_at(5 * DENSE_GAP + 7, b"xyz");
+        c.set_len(5 * DENSE_GAP + 20);
+        let mut out = Vec::new();
+        c.append_to(&mut out);
+        assert_eq!(out, read_all(&c));
     }
 
     #[test]

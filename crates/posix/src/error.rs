@@ -54,6 +54,7 @@ errnos! {
     ENXIO = 6, "No such device or address";
     EBADF = 9, "Bad file descriptor";
     EAGAIN = 11, "Resource temporarily unavailable";
+    ENOMEM = 12, "Cannot allocate memory";
     EACCES = 13, "Permission denied";
     EBUSY = 16, "Device or resource busy";
     EEXIST = 17, "File exists";
@@ -112,6 +113,15 @@ impl PosixError {
         Self {
             errno,
             path: path.map(str::to_owned),
+            message,
+        }
+    }
+
+    /// An error whose message says more than the operation and path (a size, a limit).
+    pub(crate) fn detailed(errno: Errno, path: &str, message: String) -> Self {
+        Self {
+            errno,
+            path: Some(path.to_owned()),
             message,
         }
     }

@@ -83,10 +83,14 @@ pub struct Usage {
 pub struct Builder {
     capacity: Option<u64>,
     max_file_size: u64,
+    read_file_limit: u64,
     read_only: bool,
     umask: u32,
     clock: Arc<dyn Clock>,
 }
+
+/// Longest file [`MemoryFileSystem::read_file`] reads whole by default (16 GiB).
+pub const DEFAULT_READ_FILE_LIMIT: u64 = 16 << 30;
 
 impl Builder {
     /// Most bytes of file content the tree may hold; writes past it fail with `ENOSPC`.
@@ -98,6 +102,15 @@ impl Builder {
     /// Largest size of one file; writing or truncating past it fails with `EFBIG`.
     pub fn max_file_size(mut self, bytes: u64) -> Self {
         self.max_file_size = bytes.min(i64::MAX as u64);
+        self
+    }
+
+    /// Longest file [`MemoryFileSystem::read_file`] returns whole (default
+    /// [`DEFAULT_READ_FILE_LIMIT`]); a longer one fails with `EFBIG` and is read
+    /// through a descriptor instead. Sparse files make this matter: truncating to a
+    /// terabyte allocates nothing, but reading it whole would need a terabyte.
+    pub fn read_file_limit(mut self, bytes: u64) -> Self {
+        self.read_file_limit = bytes;
         self
     }
 
@@ -128,6 +141,7 @@ impl Builder {
                 clock: self.clock,
                 capacity: self.capacity,
                 max_file_size: self.max_file_size,
+                read_file_limit: self.read_file_limit,
                 read_only: AtomicBool::new(self.read_only),
                 watchers: Watchers::default(),
             }),
@@ -142,6 +156,7 @@ pub(crate) struct Shared {
     clock: Arc<dyn Clock>,
     capacity: Option<u64>,
     max_file_size: u64,
+    read_file_limit: u64,
     read_only: AtomicBool,
     pub(crate) watchers: Watchers,
 }
@@ -202,6 +217,7 @@ impl MemoryFileSystem {
         Builder {
             capacity: None,
             max_file_size: i64::MAX as u64,
+            read_file_limit: DEFAULT_READ_FILE_LIMIT,
             read_only: false,
             umask: 0o022,
             clock: Arc::new(SystemClock),
@@ -717,8 +733,13 @@ impl MemoryFileSystem {
     /// The whole content of the regular file at `path` (following symlinks), read under
     /// one lock, like `std::fs::read`.
     ///
+    /// The memory is reserved before anything is copied: a file longer than
+    /// [`Builder::read_file_limit`] fails with `EFBIG`, and one the allocator cannot hold
+    /// with `ENOMEM`, both naming the size (a sparse file may be far larger than memory).
+    ///
     /// # Errors
-    /// `EISDIR` for a directory, `EACCES` without read permission, and the lookup errors.
+    /// `EISDIR` for a directory, `EACCES` without read permission, `EFBIG`, `ENOMEM`, and
+    /// the lookup errors.
     ///
     /// ```
     /// use memory_fs_posix::{MemoryFileSystem, OpenFlags};
@@ -743,12 +764,36 @@ impl MemoryFileSystem {
             if !inode.permits(&self.cred, MAY_READ) {
                 return Err(EACCES);
             }
-            let len = usize::try_from(content.len()).map_err(|_| EFBIG)?;
-            let mut out = vec![0; len];
-            content.read_at(0, &mut out);
-            Ok(out)
+            let len = content.len();
+            let limit = self.shared.read_file_limit;
+            if len > limit {
+                return Ok(Err(PosixError::detailed(
+                    EFBIG,
+                    path,
+                    format!(
+                        "read_file {path}: the file holds {len} bytes, more than the \
+                         {limit}-byte limit of a whole-file read; read it through a descriptor"
+                    ),
+                )));
+            }
+            // A hole costs nothing in the tree but a byte per byte here: ask the allocator
+            // first, so a file larger than memory is an error, not an abort.
+            let mut out = Vec::new();
+            if usize::try_from(len)
+                .ok()
+                .and_then(|n| out.try_reserve_exact(n).ok())
+                .is_none()
+            {
+                return Ok(Err(PosixError::detailed(
+                    ENOMEM,
+                    path,
+                    format!("read_file {path}: cannot allocate {len} bytes for the whole file"),
+                )));
+            }
+            content.append_to(&mut out);
+            Ok(Ok(out))
         };
-        inner().map_err(fail("read_file", path))
+        inner().map_err(fail("read_file", path))?
     }
 
     // ----- directories -------------------------------------------------------------

@@ -19,8 +19,8 @@ pub use error::{Errno, PosixError, Result};
 pub use file::File;
 pub use flags::{AccessMode, OpenFlags, Whence};
 pub use fs::{
-    Builder, Credentials, Fd, MemoryFileSystem, NAME_MAX_BYTES, PATH_MAX_BYTES, SYMLINK_LIMIT,
-    Usage,
+    Builder, Credentials, DEFAULT_READ_FILE_LIMIT, Fd, MemoryFileSystem, NAME_MAX_BYTES,
+    PATH_MAX_BYTES, SYMLINK_LIMIT, Usage,
 };
 pub use inode::{DirEntry, Inodes, ROOT_INO, RenameFlags, StatFs, UNLIMITED_FREE};
 pub use stat::{

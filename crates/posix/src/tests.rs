@@ -861,3 +861,41 @@ fn fallocate_statfs_and_inode_events() {
     ];
     assert_eq!(events, want.map(|(k, p)| (k, p.to_owned())).to_vec());
 }
+
+#[test]
+fn whole_file_reads_of_huge_sparse_files_fail_cleanly() {
+    let fs = MemoryFileSystem::new();
+    let fd = fs.open("/huge", RWC, 0o644).unwrap();
+    fs.write(fd, b"head").unwrap();
+    fs.close(fd).unwrap();
+    // A terabyte of holes costs nothing to make, and must not abort when read whole.
+    fs.truncate("/huge", 1 << 40).unwrap();
+    let err = fs.read_file("/huge").unwrap_err();
+    assert_eq!(err.errno(), Errno::EFBIG);
+    assert_eq!(err.path(), Some("/huge"));
+    assert!(err.to_string().contains("1099511627776 bytes"), "{err}");
+    // Past the limit the allocator is asked, and its refusal is an error too.
+    let unlimited = MemoryFileSystem::builder()
+        .read_file_limit(u64::MAX)
+        .build();
+    let fd = unlimited.open("/huge", RWC, 0o644).unwrap();
+    unlimited.ftruncate(fd, i64::MAX as u64).unwrap();
+    unlimited.close(fd).unwrap();
+    let err = unlimited.read_file("/huge").unwrap_err();
+    assert_eq!(err.errno(), Errno::ENOMEM);
+    assert!(err.to_string().contains(&i64::MAX.to_string()), "{err}");
+    // The limit is inclusive and the bytes come back with their holes.
+    let small = MemoryFileSystem::builder().read_file_limit(10).build();
+    let fd = small.open("/f", RWC, 0o644).unwrap();
+    small.pwrite(fd, b"xy", 4).unwrap();
+    small.ftruncate(fd, 10).unwrap();
+    assert_eq!(small.read_file("/f").unwrap(), b"\0\0\0\0xy\0\0\0\0");
+    small.ftruncate(fd, 11).unwrap();
+    errno(small.read_file("/f"), Errno::EFBIG);
+    // The file is untouched by the refusals.
+    assert_eq!(fs.stat("/huge").unwrap().size, 1 << 40);
+    let mut head = [0u8; 4];
+    let fd = fs.open("/huge", OpenFlags::READ, 0).unwrap();
+    assert_eq!(fs.read(fd, &mut head).unwrap(), 4);
+    assert_eq!(&head, b"head");
+}
