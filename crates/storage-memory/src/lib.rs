@@ -1,6 +1,7 @@
 //! The in-memory storage provider, on the POSIX core.
 #![doc = include_str!("../README.md")]
 
+mod apply;
 mod config;
 mod error;
 mod store;

@@ -1,23 +1,30 @@
 //! `MemoryStorage`: the `Storage` trait on a POSIX tree.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use memory_fs_posix::{Errno, MemoryFileSystem, OpenFlags};
-use memory_fs_storage::{Capabilities, Result, SafePath, Storage, StorageError};
+use memory_fs_storage::{
+    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version,
+};
 
 use crate::MemoryConfig;
 use crate::error::{BACKEND, backend};
 
 /// Root-level directory holding staging files; never a key.
-const STAGING: &str = ".memory-fs-staging";
+pub(crate) const STAGING: &str = ".memory-fs-staging";
 
 /// An in-memory key–value store on a [`MemoryFileSystem`].
 ///
-/// Cheap to clone: clones share the tree.
+/// Cheap to clone: clones share the tree and the lock that makes conditional writes
+/// and batches atomic.
 #[derive(Debug, Clone)]
 pub struct MemoryStorage {
-    fs: MemoryFileSystem,
-    next: std::sync::Arc<AtomicU64>,
+    pub(crate) fs: MemoryFileSystem,
+    next: Arc<AtomicU64>,
+    /// Single-key operations share it; `file_save_if` and `apply` take it alone, so
+    /// no other call of this store sees or interleaves with their steps.
+    gate: Arc<RwLock<()>>,
 }
 
 impl Default for MemoryStorage {
@@ -46,7 +53,8 @@ impl MemoryStorage {
     pub fn with_fs(fs: MemoryFileSystem) -> Self {
         Self {
             fs,
-            next: std::sync::Arc::new(AtomicU64::new(0)),
+            next: Arc::new(AtomicU64::new(0)),
+            gate: Arc::new(RwLock::new(())),
         }
     }
 
@@ -55,7 +63,18 @@ impl MemoryStorage {
         &self.fs
     }
 
-    fn path(key: &SafePath) -> Result<String> {
+    /// Admission for a single-key operation: many at once, none during a batch.
+    fn shared(&self) -> RwLockReadGuard<'_, ()> {
+        // The gate guards no data of its own: a panic elsewhere leaves nothing to repair.
+        self.gate.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admission for a conditional write or a batch: alone.
+    pub(crate) fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn path(key: &SafePath) -> Result<String> {
         if key.segments().next() == Some(STAGING) {
             return Err(StorageError::Conflict {
                 path: key.to_string(),
@@ -65,17 +84,30 @@ impl MemoryStorage {
         Ok(format!("/{key}"))
     }
 
+    /// A fresh name in the staging directory.
+    pub(crate) fn staging_name(&self) -> String {
+        format!("/{STAGING}/{}", self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Creates the staging directory if it is missing.
+    pub(crate) fn ensure_staging(&self) -> std::result::Result<(), memory_fs_posix::PosixError> {
+        match self.fs.mkdir(&format!("/{STAGING}"), 0o755) {
+            Ok(()) => Ok(()),
+            Err(e) if e.errno() == Errno::EEXIST => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes `data` to a fresh staging file and returns its path.
-    fn stage(&self, data: &[u8]) -> std::result::Result<String, memory_fs_posix::PosixError> {
-        let staging = format!("/{STAGING}/{}", self.next.fetch_add(1, Ordering::Relaxed));
+    pub(crate) fn stage(
+        &self,
+        data: &[u8],
+    ) -> std::result::Result<String, memory_fs_posix::PosixError> {
+        let staging = self.staging_name();
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCL;
         let fd = match self.fs.open(&staging, flags, 0o644) {
             Err(e) if e.errno() == Errno::ENOENT => {
-                match self.fs.mkdir(&format!("/{STAGING}"), 0o755) {
-                    Ok(()) => {}
-                    Err(e) if e.errno() == Errno::EEXIST => {}
-                    Err(e) => return Err(e),
-                }
+                self.ensure_staging()?;
                 self.fs.open(&staging, flags, 0o644)?
             }
             other => other?,
@@ -89,31 +121,66 @@ impl MemoryStorage {
         Ok(staging)
     }
 
-    /// Creates the directories above `path`; a file in the way is a key conflict.
-    fn make_parents(&self, key: &SafePath) -> Result<()> {
-        let mut dir = String::new();
+    /// Creates the directories above `key`, appending those it made to `made`; a file
+    /// in the way is a key conflict.
+    pub(crate) fn make_parents(&self, key: &SafePath, made: &mut Vec<String>) -> Result<()> {
         let segments: Vec<&str> = key.segments().collect();
-        for segment in &segments[..segments.len().saturating_sub(1)] {
+        let parents = &segments[..segments.len().saturating_sub(1)];
+        // A concurrent delete may prune a directory between our `mkdir` and the next
+        // step (`ENOENT`); the walk then starts over, a bounded number of times.
+        let mut raced = None;
+        for _ in 0..16 {
+            match self.try_make_parents(key, parents, made)? {
+                None => return Ok(()),
+                Some(e) => raced = Some(e),
+            }
+        }
+        Err(match raced {
+            Some((dir, e)) => backend(&dir, e),
+            None => conflict(key, "its directories cannot be made"),
+        })
+    }
+
+    /// One walk of [`make_parents`](Self::make_parents): `Ok(Some(..))` when a
+    /// directory vanished under it.
+    fn try_make_parents(
+        &self,
+        key: &SafePath,
+        parents: &[&str],
+        made: &mut Vec<String>,
+    ) -> Result<Option<(String, memory_fs_posix::PosixError)>> {
+        let mut dir = String::new();
+        for segment in parents {
             dir.push('/');
             dir.push_str(segment);
             match self.fs.mkdir(&dir, 0o755) {
-                Ok(()) => {}
-                Err(e) if e.errno() == Errno::EEXIST => {
-                    if !self.fs.lstat(&dir).map_err(|e| backend(&dir, e))?.is_dir() {
-                        return Err(conflict(key, &format!("`{}` is a key", &dir[1..])));
-                    }
-                }
+                Ok(()) => made.push(dir.clone()),
+                Err(e) if e.errno() == Errno::EEXIST => match self.fs.lstat(&dir) {
+                    Ok(st) if st.is_dir() => {}
+                    Ok(_) => return Err(conflict(key, &format!("`{}` is a key", &dir[1..]))),
+                    Err(e) if e.errno() == Errno::ENOENT => return Ok(Some((dir, e))),
+                    Err(e) => return Err(backend(&dir, e)),
+                },
                 Err(e) if e.errno() == Errno::ENOTDIR => {
                     return Err(conflict(key, "a key is in the way of its directories"));
                 }
+                Err(e) if e.errno() == Errno::ENOENT => return Ok(Some((dir, e))),
                 Err(e) => return Err(backend(&dir, e)),
             }
         }
-        Ok(())
+        Ok(None)
     }
 
-    /// Moves a staged file into place; `link` instead of `rename` refuses an existing key.
-    fn place(&self, key: &SafePath, staged: &str, exclusive: bool) -> Result<()> {
+    /// Moves a staged file into place; `link` instead of `rename` refuses an existing
+    /// key. The staged file is gone afterwards, whatever the outcome; the directories
+    /// made on the way are appended to `made`.
+    pub(crate) fn place(
+        &self,
+        key: &SafePath,
+        staged: &str,
+        exclusive: bool,
+        made: &mut Vec<String>,
+    ) -> Result<()> {
         let path = Self::path(key)?;
         let attempt = |fs: &MemoryFileSystem| {
             if exclusive {
@@ -123,8 +190,12 @@ impl MemoryStorage {
             }
         };
         let mut result = attempt(&self.fs);
-        if matches!(&result, Err(e) if e.errno() == Errno::ENOENT) {
-            if let Err(e) = self.make_parents(key) {
+        // A concurrent delete may prune a directory just made; a few rounds settle it.
+        for _ in 0..8 {
+            if !matches!(&result, Err(e) if e.errno() == Errno::ENOENT) {
+                break;
+            }
+            if let Err(e) = self.make_parents(key, made) {
                 let _ = self.fs.unlink(staged);
                 return Err(e);
             }
@@ -152,14 +223,44 @@ impl MemoryStorage {
         }
     }
 
-    /// Removes now-empty directories above `key`, deepest first.
-    fn prune(&self, key: &SafePath) {
+    /// Removes now-empty directories above `key`, deepest first, appending those it
+    /// removed to `removed`.
+    pub(crate) fn prune(&self, key: &SafePath, removed: &mut Vec<String>) {
         let mut parent = key.parent();
         while let Some(dir) = parent {
-            if self.fs.rmdir(&format!("/{dir}")).is_err() {
+            let path = format!("/{dir}");
+            if self.fs.rmdir(&path).is_err() {
                 return;
             }
+            removed.push(path);
             parent = dir.parent();
+        }
+    }
+
+    /// The version of the value at `key`, read without taking the gate.
+    pub(crate) fn version_of(&self, key: &SafePath) -> Result<Option<Version>> {
+        Ok(self.read(key)?.map(|bytes| Version::of_bytes(&bytes)))
+    }
+
+    /// The bytes at `key`, read without taking the gate.
+    fn read(&self, key: &SafePath) -> Result<Option<Vec<u8>>> {
+        let p = Self::path(key)?;
+        match self.fs.read_file(&p) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
+                Ok(None)
+            }
+            Err(e) => Err(backend(&p, e)),
+        }
+    }
+
+    /// Whether `key` holds a value (a regular file), without taking the gate.
+    pub(crate) fn is_value(&self, key: &SafePath) -> Result<bool> {
+        let p = Self::path(key)?;
+        match self.fs.lstat(&p) {
+            Ok(st) => Ok(st.is_file()),
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
+            Err(e) => Err(backend(&p, e)),
         }
     }
 
@@ -167,6 +268,7 @@ impl MemoryStorage {
         let at = if dir.is_empty() { "/" } else { dir };
         let names = match self.fs.readdir(at) {
             Ok(names) => names,
+            // Removed (or replaced) since its parent was read: nothing below it now.
             Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => return Ok(()),
             Err(e) => return Err(backend(at, e)),
         };
@@ -175,10 +277,17 @@ impl MemoryStorage {
                 continue;
             }
             let path = format!("{dir}/{name}");
-            let st = self.fs.lstat(&path).map_err(|e| backend(&path, e))?;
+            let st = match self.fs.lstat(&path) {
+                Ok(st) => st,
+                // Deleted between the `readdir` and now: simply not there.
+                Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => continue,
+                Err(e) => return Err(backend(&path, e)),
+            };
             if st.is_dir() {
                 self.walk(&path, out)?;
-            } else if let Ok(key) = SafePath::new(&path[1..]) {
+            } else if st.is_file()
+                && let Ok(key) = SafePath::new(&path[1..])
+            {
                 out.push(key);
             }
         }
@@ -232,45 +341,40 @@ impl Storage for MemoryStorage {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)
             .with_atomic_create(true)
+            .with_conditional_write(true)
+            .with_atomic_batch(true)
     }
 
     fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
         Self::path(path)?;
+        let _shared = self.shared();
         let staged = self.stage(data).map_err(|e| backend(path.as_str(), e))?;
-        self.place(path, &staged, false)
+        self.place(path, &staged, false, &mut Vec::new())
     }
 
     fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
         Self::path(path)?;
+        let _shared = self.shared();
         let staged = self.stage(data).map_err(|e| backend(path.as_str(), e))?;
-        self.place(path, &staged, true)
+        self.place(path, &staged, true, &mut Vec::new())
     }
 
     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
-        let p = Self::path(path)?;
-        match self.fs.read_file(&p) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
-                Ok(None)
-            }
-            Err(e) => Err(backend(&p, e)),
-        }
+        let _shared = self.shared();
+        self.read(path)
     }
 
     fn file_exists(&self, path: &SafePath) -> Result<bool> {
-        let p = Self::path(path)?;
-        match self.fs.lstat(&p) {
-            Ok(st) => Ok(st.is_file()),
-            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => Ok(false),
-            Err(e) => Err(backend(&p, e)),
-        }
+        let _shared = self.shared();
+        self.is_value(path)
     }
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
         let p = Self::path(path)?;
+        let _shared = self.shared();
         match self.fs.unlink(&p) {
             Ok(()) => {
-                self.prune(path);
+                self.prune(path, &mut Vec::new());
                 Ok(true)
             }
             Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
@@ -282,13 +386,15 @@ impl Storage for MemoryStorage {
 
     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
         let mut out = Vec::new();
+        let _shared = self.shared();
         match prefix {
             None => self.walk("", &mut out)?,
             Some(prefix) => {
                 let p = Self::path(prefix)?;
                 match self.fs.lstat(&p) {
                     Ok(st) if st.is_dir() => self.walk(&p, &mut out)?,
-                    Ok(_) => out.push(prefix.clone()),
+                    Ok(st) if st.is_file() => out.push(prefix.clone()),
+                    Ok(_) => {}
                     Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => {}
                     Err(e) => return Err(backend(&p, e)),
                 }
@@ -299,6 +405,56 @@ impl Storage for MemoryStorage {
     }
 
     fn clear(&self) -> Result<()> {
+        let _alone = self.exclusive();
         self.remove_tree("/")
+    }
+
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        let _shared = self.shared();
+        Ok(self.read(path)?.map(|bytes| {
+            let version = Version::of_bytes(&bytes);
+            (bytes, version)
+        }))
+    }
+
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        Self::path(path)?;
+        let _alone = self.exclusive();
+        expect.check(path, self.version_of(path)?.as_ref())?;
+        let staged = self.stage(data).map_err(|e| backend(path.as_str(), e))?;
+        self.place(
+            path,
+            &staged,
+            matches!(expect, Expect::Absent),
+            &mut Vec::new(),
+        )?;
+        Ok(Version::of_bytes(data))
+    }
+
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        crate::apply::apply(self, batch)
+    }
+
+    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
+        let mut batch = Batch::new();
+        for (path, data) in items {
+            batch = batch.put(path.clone(), data);
+        }
+        self.apply(&batch)
+    }
+
+    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
+        let _alone = self.exclusive();
+        let mut present = 0;
+        let mut batch = Batch::new();
+        for path in paths {
+            // A key named twice counts once, as it exists once.
+            if self.is_value(path)? && !batch.writes().iter().any(|w| w.path() == path) {
+                present += 1;
+            }
+            batch = batch.delete(path.clone());
+        }
+        crate::apply::apply_locked(self, &batch)?;
+        Ok(present)
     }
 }
