@@ -121,6 +121,9 @@ pub fn run(ops: &[Op]) -> Run {
                 fs.access(path, AccessMode::from_bits_truncate(*mode)),
                 |()| Val::Unit,
             ),
+            Op::Chdir { path } => out(fs.chdir(path), |()| Val::Unit),
+            Op::Fchdir { id } => out(fs.fchdir(fd(&fds, id)), |()| Val::Unit),
+            Op::Getcwd => out(fs.getcwd(), Val::Str),
         })
         .collect();
     let mut tree = Vec::new();

@@ -93,7 +93,7 @@ pub fn sequence(seed: u64, len: usize) -> Vec<Op> {
         } else {
             rng.gen_range(0..next_id + 1)
         };
-        let op = match rng.gen_range(0..100) {
+        let op = match rng.gen_range(0..106) {
             0..=11 => Op::Mkdir {
                 path: path(&mut rng),
                 mode: if rng.gen_bool(0.8) {
@@ -150,7 +150,12 @@ pub fn sequence(seed: u64, len: usize) -> Vec<Op> {
                 path: path(&mut rng),
             },
             55..=59 => Op::Rmdir {
-                path: path(&mut rng),
+                // `../name` often removes the working directory itself.
+                path: if rng.gen_bool(0.3) {
+                    format!("../{}", NAMES[rng.gen_range(0..NAMES.len())])
+                } else {
+                    path(&mut rng)
+                },
             },
             60..=66 => Op::Rename {
                 from: path(&mut rng),
@@ -184,12 +189,36 @@ pub fn sequence(seed: u64, len: usize) -> Vec<Op> {
                 path: path(&mut rng),
                 len: rng.gen_range(0..40),
             },
-            _ => Op::Access {
+            98..=99 => Op::Access {
                 path: path(&mut rng),
                 mode: rng.gen_range(0..8),
             },
+            // The working directory: later relative paths start where these leave it.
+            // Plain names make a chdir into a directory just made likely.
+            100..=103 => Op::Chdir {
+                path: if rng.gen_bool(0.5) {
+                    NAMES[rng.gen_range(0..NAMES.len())].to_owned()
+                } else {
+                    path(&mut rng)
+                },
+            },
+            104 => {
+                if rng.gen_bool(0.5) {
+                    // A descriptor on a directory to change into.
+                    next_id += 1;
+                    ops.push(Op::Open {
+                        id: next_id,
+                        path: path(&mut rng),
+                        flags: 1 | 1 << 6, // READ | DIRECTORY
+                        mode: 0,
+                    });
+                }
+                Op::Fchdir { id: next_id }
+            }
+            _ => Op::Getcwd,
         };
         ops.push(op);
     }
+    ops.truncate(len);
     ops
 }

@@ -291,6 +291,9 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
                     Op::Access { path, mode } => {
                         check(libc::access(cstr(path).as_ptr(), *mode as i32))
                     }
+                    Op::Chdir { path } => check(libc::chdir(cstr(path).as_ptr())),
+                    Op::Fchdir { id } => check(libc::fchdir(fd(&fds, id))),
+                    Op::Getcwd => getcwd(),
                 }
             }
         })
@@ -300,6 +303,18 @@ pub fn execute(ops: &[Op]) -> Vec<Outcome> {
         unsafe { libc::close(*raw) };
     }
     outcomes
+}
+
+fn getcwd() -> Outcome {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: the buffer is valid for `buf.len()` bytes and getcwd NUL-terminates it.
+    let ptr = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if ptr.is_null() {
+        return Outcome::Err(errno());
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.truncate(len);
+    Outcome::Ok(Val::Str(String::from_utf8_lossy(&buf).into_owned()))
 }
 
 fn readdir(path: &str) -> Outcome {
@@ -372,8 +387,10 @@ fn walk(dir: &str, out: &mut Vec<Entry>) {
     }
 }
 
-/// Empties `/` as root and gives it back to the test user with mode 0755.
+/// Empties `/` as root, gives it back to the test user with mode 0755 and makes it
+/// the working directory again.
 pub fn reset() -> std::io::Result<()> {
+    std::env::set_current_dir("/")?;
     for entry in std::fs::read_dir("/")? {
         let path = entry?.path();
         if std::fs::symlink_metadata(&path)?.is_dir() {

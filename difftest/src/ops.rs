@@ -96,6 +96,13 @@ pub enum Op {
         path: String,
         mode: u32,
     },
+    Chdir {
+        path: String,
+    },
+    Fchdir {
+        id: u32,
+    },
+    Getcwd,
 }
 
 /// A successful result.

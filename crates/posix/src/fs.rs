@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::clock::{Clock, SystemClock};
+use crate::cwd::Cwd;
 use crate::data::Content;
 use crate::error::Errno::{self, *};
 use crate::error::{PosixError, Result};
@@ -135,18 +136,26 @@ impl Builder {
     /// Builds an empty tree; the caller acts as root.
     pub fn build(self) -> MemoryFileSystem {
         let state = State::new(self.umask, self.clock.now());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            clock: self.clock,
+            capacity: self.capacity,
+            max_file_size: self.max_file_size,
+            read_file_limit: self.read_file_limit,
+            read_only: AtomicBool::new(self.read_only),
+            watchers: Watchers::default(),
+        });
         MemoryFileSystem {
-            shared: Arc::new(Shared {
-                state: Mutex::new(state),
-                clock: self.clock,
-                capacity: self.capacity,
-                max_file_size: self.max_file_size,
-                read_file_limit: self.read_file_limit,
-                read_only: AtomicBool::new(self.read_only),
-                watchers: Watchers::default(),
-            }),
+            cwd: Cwd::root(&shared),
+            shared,
             cred: Arc::new(Credentials::root()),
         }
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -164,8 +173,10 @@ pub(crate) struct Shared {
 /// An in-memory POSIX filesystem that behaves like Linux on tmpfs.
 ///
 /// Cheap to clone: clones are handles on the same tree (and the same descriptor
-/// table). [`with_credentials`](Self::with_credentials) gives a handle that acts as
-/// another user. All methods take `&self` and are safe to call from many threads.
+/// table and working directory). [`with_credentials`](Self::with_credentials) gives a
+/// handle that acts as another user, with a working directory of its own. Relative
+/// paths start at the working directory ([`chdir`](Self::chdir)). All methods take
+/// `&self` and are safe to call from many threads.
 ///
 /// # Examples
 ///
@@ -188,6 +199,7 @@ pub(crate) struct Shared {
 pub struct MemoryFileSystem {
     pub(crate) shared: Arc<Shared>,
     pub(crate) cred: Arc<Credentials>,
+    pub(crate) cwd: Arc<Cwd>,
 }
 
 impl Default for MemoryFileSystem {
@@ -224,7 +236,8 @@ impl MemoryFileSystem {
         }
     }
 
-    /// A handle on the same tree that acts as `cred`.
+    /// A handle on the same tree that acts as `cred`, starting in this handle's working
+    /// directory (a [`chdir`](Self::chdir) of either does not move the other).
     ///
     /// ```
     /// use memory_fs_posix::{Credentials, Errno, MemoryFileSystem};
@@ -239,6 +252,7 @@ impl MemoryFileSystem {
         Self {
             shared: Arc::clone(&self.shared),
             cred: Arc::new(cred),
+            cwd: self.fork_cwd(),
         }
     }
 
@@ -278,10 +292,12 @@ impl MemoryFileSystem {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
+    }
+
+    /// A path resolver for this handle, under the lock `st` proves is held.
+    pub(crate) fn resolver<'a>(&'a self, st: &'a State) -> Resolver<'a> {
+        Resolver::new(st, &self.cred, self.cwd.get(st))
     }
 
     pub(crate) fn now(&self) -> Timespec {
@@ -297,7 +313,16 @@ impl MemoryFileSystem {
     }
 
     pub(crate) fn emit(&self, kind: EventKind, path: &str) {
-        self.shared.watchers.emit(kind, path);
+        if self.shared.watchers.is_empty() {
+            return;
+        }
+        if path.starts_with('/') {
+            self.shared.watchers.emit(kind, path);
+        } else if let Ok(cwd) = self.getcwd() {
+            // A relative path is reported under the working directory; in a removed
+            // one nothing has a path to report.
+            self.shared.watchers.emit(kind, &format!("{cwd}/{path}"));
+        }
     }
 
     // ----- descriptors -------------------------------------------------------------
@@ -342,8 +367,8 @@ impl MemoryFileSystem {
         let nofollow = excl || flags.contains(OpenFlags::NOFOLLOW);
         let mut st = self.lock();
         let (ino, created) = {
-            let mut r = Resolver::new(&st, &self.cred);
-            let (mut parent, mut last) = r.walk_parent(ROOT, path)?;
+            let mut r = self.resolver(&st);
+            let (mut parent, mut last) = r.walk(path)?;
             loop {
                 let Last::Name(name, trailing) = &last else {
                     break (r.lookup_last(parent, &last, false)?, None);
@@ -753,7 +778,7 @@ impl MemoryFileSystem {
     pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
         let inner = || {
             let st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let ino = self.resolver(&st).resolve(path, true)?;
             let inode = st.get(ino)?;
             let content = match &inode.kind {
                 Kind::File(c) => c,
@@ -817,7 +842,7 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            let (parent, last) = self.resolver(&st).walk(path)?;
             let mode = mode & 0o1777 & !st.umask;
             self.make_dir(&mut st, parent, last, mode, now)
         };
@@ -869,7 +894,7 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let kind = node_kind(mode, rdev)?;
             let mode = (mode & S_IFMT) | (mode & 0o7777 & !st.umask);
-            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            let (parent, last) = self.resolver(&st).walk(path)?;
             self.make_node(&mut st, parent, last, mode, kind, now)
         };
         inner().map_err(fail("mknod", path))?;
@@ -952,7 +977,7 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            let (parent, last) = self.resolver(&st).walk(path)?;
             self.remove_dir(&mut st, parent, last, now)
         };
         inner().map_err(fail("rmdir", path))?;
@@ -970,7 +995,7 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(path)?;
             let mut st = self.lock();
-            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, path)?;
+            let (parent, last) = self.resolver(&st).walk(path)?;
             self.remove_name(&mut st, parent, last, now)
         };
         inner().map_err(fail("unlink", path))?;
@@ -1061,7 +1086,7 @@ impl MemoryFileSystem {
     pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
         let inner = || {
             let st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let ino = self.resolver(&st).resolve(path, true)?;
             let inode = st.get(ino)?;
             let dir = inode.dir().ok_or(ENOTDIR)?;
             if !inode.permits(&self.cred, MAY_READ) {
@@ -1087,9 +1112,9 @@ impl MemoryFileSystem {
         let inner = || {
             check_path(from)?;
             let mut st = self.lock();
-            let (op, olast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, from)?;
+            let (op, olast) = self.resolver(&st).walk(from)?;
             check_path(to)?;
-            let (np, nlast) = Resolver::new(&st, &self.cred).walk_parent(ROOT, to)?;
+            let (np, nlast) = self.resolver(&st).walk(to)?;
             self.rename_at(&mut st, op, olast, np, nlast, false, now)
         };
         if inner().map_err(|e| PosixError::new(e, &format!("rename {from} ->"), Some(to)))? {
@@ -1203,9 +1228,9 @@ impl MemoryFileSystem {
         let now = self.now();
         let inner = || {
             let mut st = self.lock();
-            let old = Resolver::new(&st, &self.cred).resolve(existing, false)?;
+            let old = self.resolver(&st).resolve(existing, false)?;
             check_path(new)?;
-            let (np, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, new)?;
+            let (np, last) = self.resolver(&st).walk(new)?;
             self.link_at(&mut st, old, np, last, now)
         };
         inner().map_err(|e| PosixError::new(e, &format!("link {existing} ->"), Some(new)))?;
@@ -1274,7 +1299,7 @@ impl MemoryFileSystem {
             check_path(target)?;
             check_path(linkpath)?;
             let mut st = self.lock();
-            let (parent, last) = Resolver::new(&st, &self.cred).walk_parent(ROOT, linkpath)?;
+            let (parent, last) = self.resolver(&st).walk(linkpath)?;
             self.make_symlink(&mut st, parent, last, target, now)
         };
         inner().map_err(|e| PosixError::new(e, &format!("symlink {target} ->"), Some(linkpath)))?;
@@ -1309,7 +1334,7 @@ impl MemoryFileSystem {
     pub fn readlink(&self, path: &str) -> Result<String> {
         let inner = || {
             let st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, false)?;
+            let ino = self.resolver(&st).resolve(path, false)?;
             match &st.get(ino)?.kind {
                 Kind::Symlink(t) => Ok(t.to_string()),
                 _ => Err(EINVAL),
@@ -1333,7 +1358,7 @@ impl MemoryFileSystem {
     /// ```
     pub fn realpath(&self, path: &str) -> Result<String> {
         let st = self.lock();
-        Resolver::new(&st, &self.cred)
+        self.resolver(&st)
             .realpath(path)
             .map_err(fail("realpath", path))
     }
@@ -1358,7 +1383,7 @@ impl MemoryFileSystem {
 
     fn stat_inner(&self, path: &str, follow: bool) -> std::result::Result<Stat, Errno> {
         let st = self.lock();
-        let ino = Resolver::new(&st, &self.cred).resolve(path, follow)?;
+        let ino = self.resolver(&st).resolve(path, follow)?;
         Ok(st.get(ino)?.stat(ino))
     }
 
@@ -1369,7 +1394,7 @@ impl MemoryFileSystem {
     pub fn access(&self, path: &str, mode: AccessMode) -> Result<()> {
         let inner = || {
             let st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let ino = self.resolver(&st).resolve(path, true)?;
             self.access_inode(st.get(ino)?, mode)
         };
         inner().map_err(fail("access", path))
@@ -1504,7 +1529,7 @@ impl MemoryFileSystem {
                 return Err(EINVAL);
             }
             let mut st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let ino = self.resolver(&st).resolve(path, true)?;
             self.truncate_checked(&mut st, ino, len, now)
         };
         inner().map_err(fail("truncate", path))?;
@@ -1594,7 +1619,7 @@ impl MemoryFileSystem {
     ) -> Result<()> {
         let inner = || {
             let mut st = self.lock();
-            let ino = Resolver::new(&st, &self.cred).resolve(path, true)?;
+            let ino = self.resolver(&st).resolve(path, true)?;
             f(self, st.get_mut(ino)?)
         };
         inner().map_err(fail(op, path))?;

@@ -177,7 +177,7 @@ impl Inodes<'_> {
         let inner = || {
             let mut st = self.fs.lock();
             let (parent, last) = self.step(&st, parent, name)?;
-            let ino = Resolver::new(&st, &self.fs.cred).lookup_last(parent, &last, false)?;
+            let ino = Resolver::new(&st, &self.fs.cred, ROOT).lookup_last(parent, &last, false)?;
             Self::pinned(&mut st, ino)
         };
         inner().map_err(fail_at("lookup", parent, name))

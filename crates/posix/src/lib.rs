@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 mod clock;
+mod cwd;
 mod data;
 mod error;
 mod file;

@@ -33,10 +33,11 @@ pub(crate) enum Last<'p> {
     Name(Cow<'p, str>, bool),
 }
 
-/// Resolves paths in `st` as `cred`.
+/// Resolves paths in `st` as `cred`, relative ones from `cwd`.
 pub(crate) struct Resolver<'a> {
     pub(crate) st: &'a State,
     pub(crate) cred: &'a Credentials,
+    pub(crate) cwd: Ino,
     pub(crate) links: u32,
 }
 
@@ -52,8 +53,18 @@ pub(crate) fn check_path(path: &str) -> Result<(), Errno> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn new(st: &'a State, cred: &'a Credentials) -> Self {
-        Self { st, cred, links: 0 }
+    pub(crate) fn new(st: &'a State, cred: &'a Credentials, cwd: Ino) -> Self {
+        Self {
+            st,
+            cred,
+            cwd,
+            links: 0,
+        }
+    }
+
+    /// [`walk_parent`](Self::walk_parent) from the working directory.
+    pub(crate) fn walk<'p>(&mut self, path: &'p str) -> Result<(Ino, Last<'p>), Errno> {
+        self.walk_parent(self.cwd, path)
     }
 
     fn may_exec(&self, dir: Ino) -> Result<(), Errno> {
@@ -157,7 +168,7 @@ impl<'a> Resolver<'a> {
     /// Resolves a whole path.
     pub(crate) fn resolve(&mut self, path: &str, follow: bool) -> Result<Ino, Errno> {
         check_path(path)?;
-        let (parent, last) = self.walk_parent(ROOT, path)?;
+        let (parent, last) = self.walk(path)?;
         self.lookup_last(parent, &last, follow)
     }
 
@@ -195,7 +206,14 @@ impl<'a> Resolver<'a> {
     pub(crate) fn realpath(&mut self, path: &str) -> Result<String, Errno> {
         check_path(path)?;
         let mut stack: Vec<(Ino, String)> = Vec::new();
-        self.canon(path, &mut stack)?;
+        if path.starts_with('/') {
+            self.canon(path, &mut stack)?;
+        } else {
+            // As glibc's `realpath`: a relative path is appended to `getcwd` (which
+            // fails in a removed directory) and resolved from the root.
+            let cwd = self.st.dir_path(self.cwd)?;
+            self.canon(&format!("{cwd}/{path}"), &mut stack)?;
+        }
         if stack.is_empty() {
             return Ok("/".to_owned());
         }

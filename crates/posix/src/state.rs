@@ -416,10 +416,10 @@ impl State {
             let child = self.get_mut(ino)?;
             child.nlink = 0;
             child.ctime = now.into();
-            if let Some(d) = child.dir_mut() {
-                // A removed directory that is still referenced has no parent any more.
-                d.parent = ino;
-            }
+            // A removed directory keeps its parent, as a kernel dentry does: `..` from a
+            // working directory that was removed still leads back. The parent stays
+            // allocated while the child does; `release_if_unused` drops this reference.
+            self.pin(parent)?;
         } else {
             let child = self.get_mut(ino)?;
             child.nlink = child.nlink.saturating_sub(1);
@@ -428,17 +428,77 @@ impl State {
         self.release_if_unused(ino)
     }
 
-    /// Frees an inode no entry and no descriptor refers to any more.
+    /// Frees an inode no entry, descriptor or reference keeps any more. A removed
+    /// directory's reference on its parent goes with it, which may free the parent in
+    /// turn (iteratively: a chain of removed directories can be deep).
     pub(crate) fn release_if_unused(&mut self, ino: Ino) -> Result<(), Errno> {
-        let inode = self.get(ino)?;
-        if inode.nlink == 0 && inode.open == 0 && !self.pins.contains_key(&ino) {
+        let mut next = Some(ino);
+        while let Some(ino) = next.take() {
+            let inode = self.get(ino)?;
+            if inode.nlink != 0 || inode.open != 0 || self.pins.contains_key(&ino) {
+                break;
+            }
             let freed = inode.content().map_or(0, Content::allocated);
+            let parent = inode.dir().map(|d| d.parent);
             self.used = self.used.saturating_sub(freed);
             let index = usize::try_from(ino - 1).map_err(|_| EIO)?;
             *self.inodes.slot_mut(index).ok_or(EIO)? = None;
             self.free_inos.push(ino);
+            if let Some(parent) = parent {
+                next = self.drop_pin(parent, 1).then_some(parent);
+            }
         }
         Ok(())
+    }
+
+    /// Drops `n` references on `ino`; true when none is left.
+    fn drop_pin(&mut self, ino: Ino, n: u64) -> bool {
+        let Some(count) = self.pins.get_mut(&ino) else {
+            return false;
+        };
+        *count = count.saturating_sub(n);
+        if *count == 0 {
+            self.pins.remove(&ino);
+            return true;
+        }
+        false
+    }
+
+    /// The absolute path of live directory `dir`, from its parents' entries.
+    ///
+    /// # Errors
+    /// `ENOENT` if `dir` has been removed (so has no path), as `getcwd` answers.
+    pub(crate) fn dir_path(&self, dir: Ino) -> Result<String, Errno> {
+        let mut names = Vec::new();
+        let mut cur = dir;
+        while cur != ROOT {
+            let inode = self.get(cur)?;
+            // Only a live directory is in its parent, and a live directory's
+            // ancestors are all live (rmdir needs an empty directory).
+            if inode.nlink == 0 {
+                return Err(ENOENT);
+            }
+            let parent = inode.dir().ok_or(ENOTDIR)?.parent;
+            let name = self
+                .get(parent)?
+                .dir()
+                .ok_or(ENOTDIR)?
+                .entries
+                .iter()
+                .find_map(|(name, &ino)| (ino == cur).then_some(name))
+                .ok_or(ENOENT)?;
+            names.push(name);
+            cur = parent;
+        }
+        if names.is_empty() {
+            return Ok("/".to_owned());
+        }
+        let mut path = String::new();
+        for name in names.iter().rev() {
+            path.push('/');
+            path.push_str(name);
+        }
+        Ok(path)
     }
 
     /// Takes one reference on a live inode: it stays allocated (with its number) even
@@ -452,12 +512,7 @@ impl State {
     /// Drops `n` references taken by [`pin`](Self::pin) and frees the inode if nothing
     /// else keeps it.
     pub(crate) fn unpin(&mut self, ino: Ino, n: u64) -> Result<(), Errno> {
-        let Some(count) = self.pins.get_mut(&ino) else {
-            return Ok(());
-        };
-        *count = count.saturating_sub(n);
-        if *count == 0 {
-            self.pins.remove(&ino);
+        if self.drop_pin(ino, n) {
             self.release_if_unused(ino)?;
         }
         Ok(())

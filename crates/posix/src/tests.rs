@@ -899,3 +899,108 @@ fn whole_file_reads_of_huge_sparse_files_fail_cleanly() {
     assert_eq!(fs.read(fd, &mut head).unwrap(), 4);
     assert_eq!(&head, b"head");
 }
+
+#[test]
+fn relative_paths_start_at_the_working_directory() {
+    let fs = fixture();
+    assert_eq!(fs.getcwd().unwrap(), "/");
+    fs.chdir("/d").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/d");
+    assert_eq!(fs.read_file("f").unwrap(), b"hello");
+    fs.mkdir("sub", 0o755).unwrap();
+    fs.chdir("sub/").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/d/sub");
+    fs.symlink("../f", "up").unwrap();
+    assert_eq!(fs.read_file("up").unwrap(), b"hello");
+    assert_eq!(fs.realpath("up").unwrap(), "/d/f");
+    assert_eq!(fs.realpath(".").unwrap(), "/d/sub");
+    fs.rename("../f", "moved").unwrap();
+    assert_eq!(fs.readdir(".").unwrap(), ["moved", "up"]);
+    assert_eq!(fs.stat("..").unwrap().ino, fs.stat("/d").unwrap().ino);
+    // Absolute paths ignore it; `..` stops at the root.
+    assert!(fs.stat("/l").is_err());
+    fs.chdir("../../..").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/");
+    // A symlink to a directory is followed, and the physical path is kept.
+    fs.symlink("d/sub", "/to-sub").unwrap();
+    fs.chdir("to-sub").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/d/sub");
+    // Clones share the working directory; another user's handle starts in it.
+    let clone = fs.clone();
+    clone.chdir("/").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/");
+    fs.chdir("/d").unwrap();
+    let a = fs.with_credentials(alice());
+    assert_eq!(a.getcwd().unwrap(), "/d");
+    a.chdir("/").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/d");
+}
+
+#[test]
+fn chdir_follows_linux_rules() {
+    let fs = fixture();
+    errno(fs.chdir("/d/f"), Errno::ENOTDIR);
+    errno(fs.chdir("/l"), Errno::ENOTDIR);
+    errno(fs.chdir("/missing"), Errno::ENOENT);
+    errno(fs.chdir(""), Errno::ENOENT);
+    errno(fs.chdir("/loop"), Errno::ELOOP);
+    fs.mkdir("/private", 0o700).unwrap();
+    fs.mkdir("/private/in", 0o755).unwrap();
+    fs.mkdir("/noexec", 0o644).unwrap();
+    let a = fs.with_credentials(alice());
+    errno(a.chdir("/private"), Errno::EACCES);
+    errno(a.chdir("/private/in"), Errno::EACCES);
+    errno(a.chdir("/noexec"), Errno::EACCES);
+    fs.chdir("/noexec").unwrap(); // root may search anything
+    // fchdir: the descriptor must be a directory the caller may search.
+    let dir = a.open("/d", OpenFlags::READ, 0).unwrap();
+    a.fchdir(dir).unwrap();
+    assert_eq!(a.getcwd().unwrap(), "/d");
+    let file = a.open("/d/f", OpenFlags::READ, 0).unwrap();
+    errno(a.fchdir(file), Errno::ENOTDIR);
+    errno(a.fchdir(Fd(777)), Errno::EBADF);
+    let noexec = fs.open("/noexec", OpenFlags::READ, 0).unwrap();
+    errno(a.fchdir(noexec), Errno::EACCES);
+    // A failed chdir leaves the working directory where it was.
+    assert_eq!(a.getcwd().unwrap(), "/d");
+}
+
+#[test]
+fn a_removed_working_directory_behaves_as_on_linux() {
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/p", 0o755).unwrap();
+    fs.mkdir("/p/a", 0o755).unwrap();
+    let before = fs.usage().inodes;
+    fs.chdir("/p/a").unwrap();
+    fs.rmdir("/p/a").unwrap();
+    errno(fs.getcwd(), Errno::ENOENT);
+    errno(fs.realpath("."), Errno::ENOENT);
+    assert_eq!(fs.realpath("/p").unwrap(), "/p");
+    assert_eq!(fs.stat(".").unwrap().nlink, 0);
+    assert_eq!(fs.readdir(".").unwrap(), Vec::<String>::new());
+    errno(fs.mkdir("x", 0o755), Errno::ENOENT);
+    errno(fs.open("x", RWC, 0o644), Errno::ENOENT);
+    errno(fs.symlink("t", "s"), Errno::ENOENT);
+    errno(fs.rmdir("."), Errno::EINVAL);
+    fs.chdir(".").unwrap();
+    // `..` still leads to the parent it was removed from, even once that is gone too.
+    fs.mkdir("../y", 0o755).unwrap();
+    assert!(fs.stat("/p/y").unwrap().is_dir());
+    fs.rmdir("/p/y").unwrap();
+    fs.rmdir("/p").unwrap();
+    assert_eq!(fs.stat("..").unwrap().nlink, 0);
+    assert_eq!(fs.stat("../..").unwrap().ino, fs.stat("/").unwrap().ino);
+    // Both directories live while the working directory holds them, no longer.
+    assert_eq!(fs.usage().inodes, before);
+    fs.chdir("../..").unwrap();
+    assert_eq!(fs.getcwd().unwrap(), "/");
+    assert_eq!(fs.usage().inodes, before - 2);
+    // Dropping the last handle that works in a removed directory frees it as well.
+    fs.mkdir("/q", 0o755).unwrap();
+    let other = fs.with_credentials(Credentials::root());
+    other.chdir("/q").unwrap();
+    fs.rmdir("/q").unwrap();
+    assert_eq!(fs.usage().inodes, before - 1);
+    drop(other);
+    assert_eq!(fs.usage().inodes, before - 2);
+}

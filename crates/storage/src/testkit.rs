@@ -271,8 +271,16 @@ pub fn batches(storage: &dyn Storage) {
         skipped("batches (all-or-nothing)", "atomic_batch");
     }
     let paths: Vec<SafePath> = items.iter().map(|(p, _)| p.clone()).collect();
-    assert_eq!(storage.files_delete(&paths[..40]).expect("batch delete"), 40);
-    assert_eq!(storage.files_delete(&paths[..40]).expect("batch delete again"), 0);
+    assert_eq!(
+        storage.files_delete(&paths[..40]).expect("batch delete"),
+        40
+    );
+    assert_eq!(
+        storage
+            .files_delete(&paths[..40])
+            .expect("batch delete again"),
+        0
+    );
     // `files_remove` deletes what is there and ignores what is not.
     storage
         .files_remove(&paths[30..])
