@@ -3,6 +3,8 @@
 
 mod config;
 mod error;
+mod open;
+mod rows;
 mod store;
 
 pub use config::{Layout, SqliteConfig};

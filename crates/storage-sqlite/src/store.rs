@@ -1,85 +1,28 @@
 //! `SqliteStorage`: the `Storage` trait on one SQLite table.
 
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use memory_fs_storage::{Capabilities, Result, SafePath, Storage, StorageError};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use memory_fs_storage::{
+    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::error::{BACKEND, db};
+use crate::rows::{self, LIST_PREFIX, Values, key_of};
 use crate::{Layout, SqliteConfig};
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY NOT NULL,
-    data BLOB NOT NULL
-) WITHOUT ROWID";
-
-const UPSERT: &str = "INSERT INTO files (path, data) VALUES (?1, ?2)
-    ON CONFLICT (path) DO UPDATE SET data = excluded.data";
-
-/// The keys equal to `?1` or below it: a range on the primary key from `p` to `p0`
-/// (`'0'` is the byte after `'/'`), keeping `p` itself and what starts with `p/`.
-pub(crate) const LIST_PREFIX: &str = "SELECT path FROM files
-    WHERE path >= ?1 AND path < ?3 AND (path = ?1 OR path >= ?2) ORDER BY path";
-
-/// The Python package's table, exactly as its `Sqlite__Table` creates it.
-const PY_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS memory_fs_files (
-    id INTEGER PRIMARY KEY, path TEXT, data BLOB, created_at INTEGER, updated_at INTEGER);
-    CREATE INDEX IF NOT EXISTS idx__memory_fs_files__path ON memory_fs_files(path)";
-
-/// The statements of one layout.
-#[derive(Debug)]
-struct Sql {
-    select: &'static str,
-    exists: &'static str,
-    delete: &'static str,
-    list_all: &'static str,
-    list_prefix: &'static str,
-    clear: &'static str,
-}
-
-const NATIVE: Sql = Sql {
-    select: "SELECT data FROM files WHERE path = ?1",
-    exists: "SELECT 1 FROM files WHERE path = ?1",
-    delete: "DELETE FROM files WHERE path = ?1",
-    list_all: "SELECT path FROM files ORDER BY path",
-    list_prefix: LIST_PREFIX,
-    clear: "DELETE FROM files",
-};
-
-// The Python table does not make `path` unique; the first row of a path is its value,
-// as Python's `select_row_where` reads it, and deleting a path deletes every row of it.
-const PYTHON: Sql = Sql {
-    select: "SELECT data FROM memory_fs_files WHERE path = ?1 ORDER BY id LIMIT 1",
-    exists: "SELECT 1 FROM memory_fs_files WHERE path = ?1",
-    delete: "DELETE FROM memory_fs_files WHERE path = ?1",
-    list_all: "SELECT DISTINCT path FROM memory_fs_files WHERE path IS NOT NULL ORDER BY path",
-    list_prefix: "SELECT DISTINCT path FROM memory_fs_files
-        WHERE path >= ?1 AND path < ?3 AND (path = ?1 OR path >= ?2) ORDER BY path",
-    clear: "DELETE FROM memory_fs_files",
-};
-const PY_UPDATE: &str = "UPDATE memory_fs_files SET data = ?2, updated_at = ?3 WHERE path = ?1";
-const PY_INSERT: &str = "INSERT INTO memory_fs_files (path, data, created_at, updated_at)
-    VALUES (?1, ?2, ?3, ?3)";
-
-/// Milliseconds since the epoch, as the Python package stamps rows.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Whether table `name` exists.
-fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-        .exists([name])
-}
-
 /// A key–value store in one SQLite table.
+///
+/// Versions ([`Storage::file_get`]) are [`Version::of_bytes`] of the value, in both
+/// layouts. Conditional writes and batches run in one `IMMEDIATE` transaction, so they
+/// are atomic against every other connection to the file, in this process or another.
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
-    persistent: bool,
-    layout: Layout,
+    path: Option<PathBuf>,
+    values: Values,
+    read_only: bool,
 }
 
 impl SqliteStorage {
@@ -101,83 +44,83 @@ impl SqliteStorage {
 
     /// A store with the given options.
     ///
+    /// A file this process cannot write is opened read-only (as is any file with
+    /// [`SqliteConfig::read_only`]): reads work, writes fail with
+    /// [`ErrorKind::Unsupported`](memory_fs_storage::ErrorKind::Unsupported) saying so,
+    /// and [`read_only`](Self::read_only) tells.
+    ///
     /// # Errors
-    /// A backend error if the database cannot be opened or set up.
+    /// A backend error if the database cannot be opened or set up;
+    /// [`ErrorKind::Unsupported`](memory_fs_storage::ErrorKind::Unsupported) for a
+    /// read-only file without a memory-fs table, or a chunk size out of range.
     pub fn with_config(config: SqliteConfig) -> Result<Self> {
-        let shown = config.path.as_ref().map(|p| p.display().to_string());
-        let err = |e| db(shown.as_deref(), e);
-        let conn = match &config.path {
-            Some(path) => Connection::open(path).map_err(err)?,
-            None => Connection::open_in_memory().map_err(err)?,
-        };
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
-        let python_table = has_table(&conn, "memory_fs_files").map_err(err)?;
-        let layout = match config.layout {
-            Some(layout) => layout,
-            None if python_table && !has_table(&conn, "files").map_err(err)? => Layout::Python,
-            None => Layout::Native,
-        };
-        // A database the Python package already wrote keeps its journal mode; one this
-        // provider creates (or its own layout) uses WAL.
-        let keep_journal = layout == Layout::Python && python_table;
-        if config.path.is_some() && !keep_journal {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(err)?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StorageError::Unsupported {
-                    backend: BACKEND,
-                    operation: format!("WAL journal (the database stays in {mode} mode)"),
-                });
-            }
-        }
-        let sync = if config.synchronous_full {
-            "FULL"
-        } else {
-            "NORMAL"
-        };
-        let schema = match layout {
-            Layout::Native => SCHEMA,
-            Layout::Python => PY_SCHEMA,
-        };
-        conn.execute_batch(&format!("PRAGMA synchronous = {sync}; {schema};"))
-            .map_err(err)?;
+        let opened = crate::open::open(&config)?;
         Ok(Self {
-            conn: Mutex::new(conn),
-            persistent: config.path.is_some(),
-            layout,
+            conn: Mutex::new(opened.conn),
+            path: config.path,
+            values: opened.values,
+            read_only: opened.read_only,
         })
     }
 
     /// The table layout in use.
     pub fn layout(&self) -> Layout {
-        self.layout
+        self.values.layout
     }
 
-    fn sql(&self) -> &'static Sql {
-        match self.layout {
-            Layout::Native => &NATIVE,
-            Layout::Python => &PYTHON,
-        }
+    /// Whether the store was opened read-only (the file is not writable, or
+    /// [`SqliteConfig::read_only`] asked for it).
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
-    /// Saves one key inside the caller's transaction (Python layout: update, else insert).
-    fn py_save(conn: &Connection, path: &SafePath, data: &[u8], now: i64) -> rusqlite::Result<()> {
-        let updated = conn
-            .prepare_cached(PY_UPDATE)?
-            .execute(params![path.as_str(), data, now])?;
-        if updated == 0 {
-            conn.prepare_cached(PY_INSERT)?
-                .execute(params![path.as_str(), data, now])?;
-        }
-        Ok(())
+    /// Every row the store cannot read, which listings leave out and reads refuse:
+    /// a key that is not text or not a valid key, a value that is not a BLOB, a chunked
+    /// value with chunks missing, chunks that belong to no value. One
+    /// [`StorageError::InvalidData`] per row, naming it (its key, or the cell's text
+    /// or SQL literal, such as `x'2f65'` for a BLOB) and saying what is wrong, so a
+    /// check of the whole store can report them.
+    ///
+    /// Reads every row: meant for verification, not for every call.
+    ///
+    /// # Errors
+    /// A backend error if SQLite fails.
+    pub fn unreadable_rows(&self) -> Result<Vec<StorageError>> {
+        rows::unreadable_rows(&self.conn(), self.values.layout)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent: every
         // statement is atomic, and transactions roll back when dropped.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Refuses a write to a store opened read-only.
+    fn writable(&self) -> Result<()> {
+        if !self.read_only {
+            return Ok(());
+        }
+        let file = self
+            .path
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" to {}", p.display()));
+        Err(StorageError::Unsupported {
+            backend: BACKEND,
+            operation: format!("writes{file}: the store was opened read-only"),
+        })
+    }
+
+    /// Runs `body` in one `IMMEDIATE` transaction: the write lock is taken first (the
+    /// busy timeout waits for it), so the reads inside see what the writes replace.
+    fn immediate<T>(&self, body: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.writable()?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db(None, e))?;
+        let out = body(&tx)?;
+        tx.commit().map_err(|e| db(None, e))?;
+        Ok(out)
     }
 
     /// The query plan of the prefix listing, for checking it uses the index.
@@ -197,13 +140,9 @@ impl SqliteStorage {
     }
 }
 
-fn to_keys(paths: Vec<String>) -> Vec<SafePath> {
-    // Rows come only from saves of valid keys; anything else in the table (written by
-    // another program) is not a key of this store and is left out.
-    paths
-        .into_iter()
-        .filter_map(|p| SafePath::new(p).ok())
-        .collect()
+/// The version of the value at `key`, read inside the caller's transaction.
+fn version(conn: &Connection, layout: Layout, key: &SafePath) -> Result<Option<Version>> {
+    Ok(rows::read(conn, layout, key)?.map(|bytes| Version::of_bytes(&bytes)))
 }
 
 impl Storage for SqliteStorage {
@@ -212,158 +151,129 @@ impl Storage for SqliteStorage {
             .with_atomic_write(true)
             .with_atomic_batch(true)
             .with_atomic_create(true)
+            .with_conditional_write(true)
             .with_nested_keys(true)
-            .with_persistent(self.persistent)
+            .with_persistent(self.path.is_some())
     }
 
     fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        let err = |e| db(Some(path.as_str()), e);
-        let mut conn = self.conn();
-        if self.layout == Layout::Python {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err)?;
-            Self::py_save(&tx, path, data, now_ms()).map_err(err)?;
-            return tx.commit().map_err(err);
+        if self.values.layout == Layout::Native && !self.values.needs_transaction(data) {
+            // One statement: its own transaction, the cheapest save there is.
+            self.writable()?;
+            return rows::put(&self.conn(), self.values, path, data);
         }
-        let mut stmt = conn.prepare_cached(UPSERT).map_err(err)?;
-        stmt.execute(params![path.as_str(), data]).map_err(err)?;
-        Ok(())
+        self.immediate(|tx| rows::put(tx, self.values, path, data))
     }
 
     fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        let err = |e| db(Some(path.as_str()), e);
-        let exists = || StorageError::AlreadyExists {
-            path: path.to_string(),
-        };
-        let mut conn = self.conn();
-        if self.layout == Layout::Python {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(err)?;
-            if tx
-                .prepare_cached(PYTHON.exists)
-                .and_then(|mut s| s.exists([path.as_str()]))
-                .map_err(err)?
-            {
-                return Err(exists());
-            }
-            let now = now_ms();
-            tx.prepare_cached(PY_INSERT)
-                .and_then(|mut s| s.execute(params![path.as_str(), data, now]))
-                .map_err(err)?;
-            return tx.commit().map_err(err);
-        }
-        let mut stmt = conn
-            .prepare_cached("INSERT INTO files (path, data) VALUES (?1, ?2)")
-            .map_err(err)?;
-        match stmt.execute(params![path.as_str(), data]) {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                Err(exists())
-            }
-            Err(e) => Err(err(e)),
+        let created = self.immediate(|tx| rows::create(tx, self.values, path, data))?;
+        if created {
+            Ok(())
+        } else {
+            Err(StorageError::AlreadyExists {
+                path: path.to_string(),
+            })
         }
     }
 
     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(self.sql().select)
-            .map_err(|e| db(Some(path.as_str()), e))?;
-        stmt.query_row([path.as_str()], |r| r.get::<_, Vec<u8>>(0))
-            .optional()
-            .map_err(|e| db(Some(path.as_str()), e))
+        rows::read(&self.conn(), self.values.layout, path)
     }
 
     fn file_exists(&self, path: &SafePath) -> Result<bool> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(self.sql().exists)
-            .map_err(|e| db(Some(path.as_str()), e))?;
-        stmt.exists([path.as_str()])
-            .map_err(|e| db(Some(path.as_str()), e))
+        rows::exists(&self.conn(), self.values.layout, path)
     }
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(self.sql().delete)
-            .map_err(|e| db(Some(path.as_str()), e))?;
-        Ok(stmt
-            .execute([path.as_str()])
-            .map_err(|e| db(Some(path.as_str()), e))?
-            > 0)
+        self.writable()?;
+        // One statement; the trigger drops a chunked value's chunks inside it.
+        rows::delete(&self.conn(), self.values.layout, path)
     }
 
     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
         let conn = self.conn();
         let err = |e| db(prefix.map(SafePath::as_str), e);
-        let paths = match prefix {
+        let sql = self.values.layout.sql();
+        let mut out = Vec::new();
+        // Rows whose path is not a valid key (another program's) are left out;
+        // `unreadable_rows` names them.
+        let mut collect = |mut rows: rusqlite::Rows<'_>| -> rusqlite::Result<()> {
+            while let Some(row) = rows.next()? {
+                if let Some(key) = key_of(row.get_ref(0)?) {
+                    out.push(key);
+                }
+            }
+            Ok(())
+        };
+        match prefix {
             None => {
-                let mut stmt = conn.prepare_cached(self.sql().list_all).map_err(err)?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)?
+                let mut stmt = conn.prepare_cached(sql.list_all).map_err(err)?;
+                collect(stmt.query([]).map_err(err)?).map_err(err)?;
             }
             Some(p) => {
-                let mut stmt = conn.prepare_cached(self.sql().list_prefix).map_err(err)?;
+                let mut stmt = conn.prepare_cached(sql.list_prefix).map_err(err)?;
                 let rows = stmt
-                    .query_map(params![p.as_str(), format!("{p}/"), format!("{p}0")], |r| {
-                        r.get::<_, String>(0)
-                    })
+                    .query(params![p.as_str(), format!("{p}/"), format!("{p}0")])
                     .map_err(err)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)?
+                collect(rows).map_err(err)?;
             }
-        };
-        Ok(to_keys(paths))
+        }
+        Ok(out)
     }
 
     fn clear(&self) -> Result<()> {
-        self.conn()
-            .execute(self.sql().clear, [])
-            .map_err(|e| db(None, e))?;
-        Ok(())
+        let clear = self.values.layout.sql().clear;
+        self.immediate(|tx| tx.execute_batch(clear).map_err(|e| db(None, e)))
+    }
+
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        Ok(self.file_bytes(path)?.map(|bytes| {
+            let version = Version::of_bytes(&bytes);
+            (bytes, version)
+        }))
+    }
+
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        self.immediate(|tx| {
+            expect.check(path, version(tx, self.values.layout, path)?.as_ref())?;
+            rows::put(tx, self.values, path, data)
+        })?;
+        Ok(Version::of_bytes(data))
+    }
+
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        self.immediate(|tx| {
+            for (path, expect) in batch.checks() {
+                expect.check(path, version(tx, self.values.layout, path)?.as_ref())?;
+            }
+            for write in batch.writes() {
+                match write {
+                    Write::Put { path, data } => rows::put(tx, self.values, path, data)?,
+                    Write::Delete { path } => {
+                        rows::delete(tx, self.values.layout, path)?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db(None, e))?;
-        if self.layout == Layout::Python {
-            let now = now_ms();
-            for (path, data) in items {
-                Self::py_save(&tx, path, data, now).map_err(|e| db(Some(path.as_str()), e))?;
-            }
-        } else {
-            let mut stmt = tx.prepare_cached(UPSERT).map_err(|e| db(None, e))?;
-            for (path, data) in items {
-                stmt.execute(params![path.as_str(), data])
-                    .map_err(|e| db(Some(path.as_str()), e))?;
-            }
-        }
-        tx.commit().map_err(|e| db(None, e))
+        self.immediate(|tx| {
+            items
+                .iter()
+                .try_for_each(|(path, data)| rows::put(tx, self.values, path, data))
+        })
     }
 
     fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| db(None, e))?;
-        let mut n = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached(self.sql().delete)
-                .map_err(|e| db(None, e))?;
+        self.immediate(|tx| {
+            let mut n = 0;
             for path in paths {
                 // A Python table may hold a path twice; it is still one key.
-                let rows = stmt
-                    .execute([path.as_str()])
-                    .map_err(|e| db(Some(path.as_str()), e))?;
-                n += usize::from(rows > 0);
+                n += usize::from(rows::delete(tx, self.values.layout, path)?);
             }
-        }
-        tx.commit().map_err(|e| db(None, e))?;
-        Ok(n)
+            Ok(n)
+        })
     }
 }

@@ -1,5 +1,5 @@
 //! The whole conformance suite against the SQLite provider, in memory and on a file, in
-//! both table layouts (native and the Python package's).
+//! both table layouts (native and the Python package's), and with small chunks.
 
 mod in_memory {
     use memory_fs_storage_sqlite::SqliteStorage;
@@ -38,6 +38,23 @@ mod python_layout_on_file {
         let config = SqliteConfig::file(dir.path().join("store.db"))
             .synchronous_normal()
             .layout(Layout::Python);
+        Guarded::new(SqliteStorage::with_config(config).expect("open"), dir)
+    }
+
+    memory_fs_storage::conformance_tests!(make = fresh);
+}
+
+mod chunked_on_file {
+    use memory_fs_storage::testkit::Guarded;
+    use memory_fs_storage_sqlite::{SqliteConfig, SqliteStorage};
+
+    /// Small chunks, so the suite's larger values (100 KB copies, the 64 MiB value)
+    /// take the chunked path.
+    fn fresh() -> Guarded<SqliteStorage, tempfile::TempDir> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = SqliteConfig::file(dir.path().join("store.db"))
+            .synchronous_normal()
+            .chunk_size(64 * 1024);
         Guarded::new(SqliteStorage::with_config(config).expect("open"), dir)
     }
 

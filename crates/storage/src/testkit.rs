@@ -262,10 +262,14 @@ pub fn batches(storage: &dyn Storage) {
                 Vec::<String>::new(),
                 "a failed atomic batch leaves nothing"
             ),
-            Ok(()) => assert!(
-                storage.capabilities().nested_keys,
-                "only a nested-keys provider may accept that batch"
-            ),
+            Ok(()) => {
+                assert!(
+                    storage.capabilities().nested_keys,
+                    "only a nested-keys provider may accept that batch"
+                );
+                let written: Vec<SafePath> = bad.iter().map(|(p, _)| p.clone()).collect();
+                assert_eq!(storage.files_delete(&written).expect("delete"), 3);
+            }
         }
     } else {
         skipped("batches (all-or-nothing)", "atomic_batch");
