@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Now, Stamps, SystemClock};
 use crate::cwd::Cwd;
 use crate::data::Content;
 use crate::error::Errno::{self, *};
@@ -15,7 +15,7 @@ use crate::stat::{
     S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, S_ISUID,
     SetTime, Stat, Timespec,
 };
-use crate::state::{Dir, Entries, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
+use crate::state::{Dir, Ino, Inode, Kind, MAY_EXEC, MAY_READ, MAY_WRITE, ROOT, State};
 use crate::watch::{EventKind, Watchers};
 
 /// A file descriptor number, valid until [`MemoryFileSystem::close`].
@@ -138,7 +138,7 @@ impl Builder {
         let state = State::new(self.umask, self.clock.now());
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            clock: self.clock,
+            stamps: Stamps::new(self.clock),
             capacity: self.capacity,
             max_file_size: self.max_file_size,
             read_file_limit: self.read_file_limit,
@@ -162,7 +162,7 @@ impl Shared {
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
-    clock: Arc<dyn Clock>,
+    stamps: Stamps,
     capacity: Option<u64>,
     max_file_size: u64,
     read_file_limit: u64,
@@ -300,8 +300,9 @@ impl MemoryFileSystem {
         Resolver::new(st, &self.cred, self.cwd.get(st))
     }
 
-    pub(crate) fn now(&self) -> Timespec {
-        self.shared.clock.now()
+    /// The time of a change about to be made (see `clock.rs`).
+    pub(crate) fn now(&self) -> Now<'_> {
+        self.shared.stamps.now()
     }
 
     pub(crate) fn rofs(&self) -> std::result::Result<(), Errno> {
@@ -366,16 +367,15 @@ impl MemoryFileSystem {
         let excl = create && flags.contains(OpenFlags::EXCL);
         let nofollow = excl || flags.contains(OpenFlags::NOFOLLOW);
         let mut st = self.lock();
-        let (ino, created) = {
+        let (ino, created) = if !create {
+            (self.resolver(&st).resolve(path, !nofollow)?, None)
+        } else {
             let mut r = self.resolver(&st);
             let (mut parent, mut last) = r.walk(path)?;
             loop {
                 let Last::Name(name, trailing) = &last else {
                     break (r.lookup_last(parent, &last, false)?, None);
                 };
-                if !create {
-                    break (r.lookup_last(parent, &last, !nofollow)?, None);
-                }
                 if *trailing {
                     return Err(EISDIR);
                 }
@@ -601,7 +601,7 @@ impl MemoryFileSystem {
         ino: Ino,
         pos: u64,
         data: &[u8],
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<usize, Errno> {
         let max = self.shared.max_file_size;
         if pos >= max {
@@ -620,8 +620,7 @@ impl MemoryFileSystem {
             return Err(ENOSPC);
         }
         content.write_at(pos, &data[..len]);
-        inode.mtime = now.into();
-        inode.ctime = now.into();
+        inode.touch(now);
         inode.kill_suid(&self.cred);
         st.used += growth;
         Ok(len)
@@ -655,9 +654,12 @@ impl MemoryFileSystem {
     /// # Errors
     /// `EBADF`.
     pub fn fstat(&self, fd: Fd) -> Result<Stat> {
-        let st = self.lock();
+        let mut st = self.lock();
         let of = st.fd(fd.0).map_err(fail_fd("fstat", fd))?;
-        Ok(st.get(of.ino).map_err(fail_fd("fstat", fd))?.stat(of.ino))
+        Ok(st
+            .get_mut(of.ino)
+            .map_err(fail_fd("fstat", fd))?
+            .report(of.ino))
     }
 
     /// Sets the length of the file behind a descriptor open for writing.
@@ -719,8 +721,7 @@ impl MemoryFileSystem {
             if grow && let Some(content) = inode.content_mut() {
                 content.set_len(end);
             }
-            inode.mtime = now.into();
-            inode.ctime = now.into();
+            inode.touch(now);
             inode.kill_suid(&self.cred);
             Ok(of.ino)
         };
@@ -735,7 +736,7 @@ impl MemoryFileSystem {
         ino: Ino,
         len: u64,
         always_touch: bool,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<(), Errno> {
         if len > self.shared.max_file_size {
             return Err(EFBIG);
@@ -747,8 +748,7 @@ impl MemoryFileSystem {
         content.set_len(len);
         let after = content.allocated();
         if changed || always_touch {
-            inode.mtime = now.into();
-            inode.ctime = now.into();
+            inode.touch(now);
         }
         inode.kill_suid(&self.cred);
         st.used = st.used.saturating_sub(before) + after;
@@ -859,13 +859,10 @@ impl MemoryFileSystem {
         parent: Ino,
         last: Last<'_>,
         mode: u32,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<Ino, Errno> {
         let (parent, name) = self.prepare_create(st, parent, last, true, true)?;
-        let dir = Kind::Dir(Box::new(Dir {
-            entries: Entries::default(),
-            parent,
-        }));
+        let dir = Kind::Dir(Box::new(Dir::new(parent)));
         st.create(parent, &name, mode | S_IFDIR, &self.cred, dir, now)
     }
 
@@ -911,7 +908,7 @@ impl MemoryFileSystem {
         last: Last<'_>,
         mode: u32,
         kind: Kind,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<Ino, Errno> {
         let (parent, name) = self.prepare_create(st, parent, last, false, true)?;
         let device = matches!(mode & S_IFMT, S_IFCHR | S_IFBLK);
@@ -1009,10 +1006,10 @@ impl MemoryFileSystem {
         st: &mut State,
         parent: Ino,
         last: Last<'_>,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<(), Errno> {
         let (parent, name, victim) = self.prepare_delete(st, parent, last, true)?;
-        if st.get(victim)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+        if st.get(victim)?.dir().is_some_and(|d| !d.is_empty()) {
             return Err(ENOTEMPTY);
         }
         st.remove_entry(parent, &name, now)
@@ -1024,7 +1021,7 @@ impl MemoryFileSystem {
         st: &mut State,
         parent: Ino,
         last: Last<'_>,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<(), Errno> {
         let (parent, name, _) = self.prepare_delete(st, parent, last, false)?;
         st.remove_entry(parent, &name, now)
@@ -1092,7 +1089,7 @@ impl MemoryFileSystem {
             if !inode.permits(&self.cred, MAY_READ) {
                 return Err(EACCES);
             }
-            let mut names: Vec<String> = dir.entries.keys().map(|k| k.to_string()).collect();
+            let mut names: Vec<String> = dir.iter().map(|(name, _)| name.to_owned()).collect();
             names.sort_unstable();
             Ok(names)
         };
@@ -1136,7 +1133,7 @@ impl MemoryFileSystem {
         np: Ino,
         nlast: Last<'_>,
         noreplace: bool,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<bool, Errno> {
         let (Last::Name(oname, otrail), Last::Name(nname, ntrail)) = (&olast, &nlast) else {
             return Err(EBUSY);
@@ -1188,31 +1185,31 @@ impl MemoryFileSystem {
             return Err(EACCES);
         }
         if let Some(n) = new {
-            if st.get(n)?.dir().is_some_and(|d| !d.entries.is_empty()) {
+            if st.get(n)?.dir().is_some_and(|d| !d.is_empty()) {
                 return Err(ENOTEMPTY);
             }
             st.remove_entry(np, nname, now)?;
         }
-        // Move the entry.
+        // Move the entry. Walks may pass through a directory or a symlink, and `..`
+        // of a moved directory changes: cached resolutions are stale.
+        let oi = st.get(old)?;
+        if old_is_dir || oi.is_symlink() {
+            st.paths.invalidate();
+        }
         let opi = st.get_mut(op)?;
-        opi.dir_mut().ok_or(ENOTDIR)?.entries.remove(&**oname);
-        opi.mtime = now.into();
-        opi.ctime = now.into();
+        opi.dir_mut().ok_or(ENOTDIR)?.remove(oname);
+        opi.touch(now);
         if old_is_dir && op != np {
             opi.nlink -= 1;
         }
         let npi = st.get_mut(np)?;
-        npi.dir_mut()
-            .ok_or(ENOTDIR)?
-            .entries
-            .insert(Box::from(&**nname), old);
-        npi.mtime = now.into();
-        npi.ctime = now.into();
+        npi.dir_mut().ok_or(ENOTDIR)?.insert(nname, old);
+        npi.touch(now);
         if old_is_dir && op != np {
             npi.nlink += 1;
         }
         let oi = st.get_mut(old)?;
-        oi.ctime = now.into();
+        oi.touch_ctime(now);
         if let Some(d) = oi.dir_mut() {
             d.parent = np;
         }
@@ -1245,7 +1242,7 @@ impl MemoryFileSystem {
         old: Ino,
         np: Ino,
         last: Last<'_>,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<(), Errno> {
         {
             let (np, name) = self.prepare_create(st, np, last, false, false)?;
@@ -1264,15 +1261,11 @@ impl MemoryFileSystem {
                 return Err(EPERM);
             }
             let p = st.get_mut(np)?;
-            p.dir_mut()
-                .ok_or(ENOTDIR)?
-                .entries
-                .insert(Box::from(&*name), old);
-            p.mtime = now.into();
-            p.ctime = now.into();
+            p.dir_mut().ok_or(ENOTDIR)?.insert(&name, old);
+            p.touch(now);
             let oi = st.get_mut(old)?;
             oi.nlink += 1;
-            oi.ctime = now.into();
+            oi.touch_ctime(now);
             Ok(())
         }
     }
@@ -1314,7 +1307,7 @@ impl MemoryFileSystem {
         parent: Ino,
         last: Last<'_>,
         target: &str,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<Ino, Errno> {
         let (parent, name) = self.prepare_create(st, parent, last, false, true)?;
         st.create(
@@ -1382,9 +1375,9 @@ impl MemoryFileSystem {
     }
 
     fn stat_inner(&self, path: &str, follow: bool) -> std::result::Result<Stat, Errno> {
-        let st = self.lock();
+        let mut st = self.lock();
         let ino = self.resolver(&st).resolve(path, follow)?;
-        Ok(st.get(ino)?.stat(ino))
+        Ok(st.get_mut(ino)?.report(ino))
     }
 
     /// Whether the caller may access `path` as `mode` asks ([`AccessMode::F`]: it exists).
@@ -1446,7 +1439,7 @@ impl MemoryFileSystem {
             bits &= !S_ISGID;
         }
         inode.mode = (inode.mode & S_IFMT) | bits;
-        inode.ctime = self.now().into();
+        inode.touch_ctime(self.now());
         Ok(())
     }
 
@@ -1513,7 +1506,7 @@ impl MemoryFileSystem {
         if let Some(g) = gid {
             inode.gid = g;
         }
-        inode.ctime = self.now().into();
+        inode.touch_ctime(self.now());
         Ok(())
     }
 
@@ -1543,7 +1536,7 @@ impl MemoryFileSystem {
         st: &mut State,
         ino: Ino,
         len: u64,
-        now: Timespec,
+        now: Now<'_>,
     ) -> std::result::Result<(), Errno> {
         let inode = st.get(ino)?;
         if inode.is_dir() {
@@ -1599,7 +1592,8 @@ impl MemoryFileSystem {
         } else if !inode.owned_by(&self.cred) {
             return Err(EPERM);
         }
-        let now = self.now();
+        // As Linux's `setattr_copy_mgtime`: "now" is the ctime this change gets.
+        let now = self.now().for_change(inode);
         let pick = |t: SetTime, old: Timespec| match t {
             SetTime::Now => now,
             SetTime::Omit => old,
@@ -1620,7 +1614,9 @@ impl MemoryFileSystem {
         let inner = || {
             let mut st = self.lock();
             let ino = self.resolver(&st).resolve(path, true)?;
-            f(self, st.get_mut(ino)?)
+            f(self, st.get_mut(ino)?)?;
+            st.metadata_changed(ino);
+            Ok(())
         };
         inner().map_err(fail(op, path))?;
         self.emit(EventKind::MetadataChanged, path);
@@ -1637,6 +1633,7 @@ impl MemoryFileSystem {
             let mut st = self.lock();
             let of = st.fd(fd.0).map_err(fail_fd(op, fd))?;
             f(self, st.get_mut(of.ino).map_err(fail_fd(op, fd))?).map_err(fail_fd(op, fd))?;
+            st.metadata_changed(of.ino);
             of.ino
         };
         self.emit_fd(ino, EventKind::MetadataChanged);
@@ -1663,7 +1660,7 @@ impl MemoryFileSystem {
         let mut stack = vec![(ROOT, String::new())];
         while let Some((dir, prefix)) = stack.pop() {
             let d = st.get(dir).ok()?.dir()?;
-            for (name, &ino) in &d.entries {
+            for (name, ino) in d.iter() {
                 let path = format!("{prefix}/{name}");
                 if ino == target {
                     return Some(path);

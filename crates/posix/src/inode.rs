@@ -150,7 +150,7 @@ impl Inodes<'_> {
     /// Takes a reference on `ino` and returns its status.
     fn pinned(st: &mut State, ino: Ino) -> std::result::Result<Stat, Errno> {
         st.pin(ino)?;
-        Ok(st.get(ino)?.stat(ino))
+        Ok(st.get_mut(ino)?.report(ino))
     }
 
     /// The path of `name` in `parent`, for watch events (only when someone watches).
@@ -195,9 +195,9 @@ impl Inodes<'_> {
     /// # Errors
     /// `EIO` if no such inode is alive.
     pub fn getattr(&self, ino: u64) -> Result<Stat> {
-        let st = self.fs.lock();
-        st.get(ino)
-            .map(|i| i.stat(ino))
+        let mut st = self.fs.lock();
+        st.get_mut(ino)
+            .map(|i| i.report(ino))
             .map_err(fail_ino("getattr", ino))
     }
 
@@ -447,7 +447,7 @@ impl Inodes<'_> {
                 return Err(EBADF);
             }
             let dir = st.get(of.ino)?.dir().ok_or(ENOTDIR)?;
-            let mut out = Vec::with_capacity(dir.entries.len() + 2);
+            let mut out = Vec::with_capacity(dir.len() + 2);
             out.push(DirEntry {
                 ino: of.ino,
                 file_type: crate::S_IFDIR,
@@ -459,11 +459,11 @@ impl Inodes<'_> {
                 name: "..".to_owned(),
             });
             let start = out.len();
-            for (name, &ino) in &dir.entries {
+            for (name, ino) in dir.iter() {
                 out.push(DirEntry {
                     ino,
                     file_type: st.get(ino)?.mode & S_IFMT,
-                    name: name.to_string(),
+                    name: name.to_owned(),
                 });
             }
             out[start..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -534,7 +534,10 @@ impl Inodes<'_> {
         let stat = {
             let mut st = self.fs.lock();
             f(self.fs, &mut st)
-                .and_then(|()| Ok(st.get(ino)?.stat(ino)))
+                .and_then(|()| {
+                    st.metadata_changed(ino);
+                    Ok(st.get_mut(ino)?.report(ino))
+                })
                 .map_err(fail_ino(op, ino))?
         };
         let kind = if op == "truncate" {

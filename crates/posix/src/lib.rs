@@ -4,11 +4,13 @@
 mod clock;
 mod cwd;
 mod data;
+mod dcache;
 mod error;
 mod file;
 mod flags;
 mod fs;
 mod inode;
+mod name;
 mod path;
 mod stat;
 mod state;

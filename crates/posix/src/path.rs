@@ -10,8 +10,9 @@
 use std::borrow::Cow;
 
 use crate::Credentials;
+use crate::dcache::Trail;
 use crate::error::Errno::{self, *};
-use crate::state::{Ino, Kind, MAY_EXEC, ROOT, State};
+use crate::state::{Ino, Inode, Kind, MAY_EXEC, ROOT, State};
 
 /// Most symlinks followed while resolving one path (Linux's `MAXSYMLINKS`).
 pub(crate) const MAX_SYMLINKS: u32 = 40;
@@ -39,6 +40,8 @@ pub(crate) struct Resolver<'a> {
     pub(crate) cred: &'a Credentials,
     pub(crate) cwd: Ino,
     pub(crate) links: u32,
+    /// What the walk so far depended on, for the path cache.
+    trail: Trail,
 }
 
 /// Checks a path argument as `getname` does: empty → `ENOENT`, too long → `ENAMETOOLONG`.
@@ -59,6 +62,11 @@ impl<'a> Resolver<'a> {
             cred,
             cwd,
             links: 0,
+            trail: Trail {
+                last_dir: cwd,
+                last_dir_generation: 0,
+                searchable_by_all: true,
+            },
         }
     }
 
@@ -67,8 +75,17 @@ impl<'a> Resolver<'a> {
         self.walk_parent(self.cwd, path)
     }
 
-    fn may_exec(&self, dir: Ino) -> Result<(), Errno> {
-        if self.st.get(dir)?.permits(self.cred, MAY_EXEC) {
+    fn may_exec(&mut self, dir: Ino) -> Result<(), Errno> {
+        let inode = self.st.get(dir)?;
+        self.may_search(inode)
+    }
+
+    /// Search permission on directory `inode`, noting whether everyone has it.
+    fn may_search(&mut self, inode: &Inode) -> Result<(), Errno> {
+        if inode.mode & 0o111 != 0o111 {
+            self.trail.searchable_by_all = false;
+        }
+        if inode.permits(self.cred, MAY_EXEC) {
             Ok(())
         } else {
             Err(EACCES)
@@ -82,50 +99,53 @@ impl<'a> Resolver<'a> {
         start: Ino,
         path: &'p str,
     ) -> Result<(Ino, Last<'p>), Errno> {
+        let st = self.st;
         let mut cur = if path.starts_with('/') { ROOT } else { start };
         let trimmed = path.trim_end_matches('/');
         let trailing = trimmed.len() != path.len();
-        // Components are found by scanning bytes: `/` is ASCII, so every cut falls on a
-        // character boundary, and the trimmed path ends in a component, not a slash.
-        let bytes = trimmed.as_bytes();
-        let mut at = 0;
+        // The trimmed path ends in a component, not a slash, so every component but
+        // the last is followed by one.
+        let mut rest = trimmed.trim_start_matches('/');
+        if rest.is_empty() {
+            return Ok((cur, Last::Root));
+        }
+        let mut dir = st.get(cur)?;
         loop {
-            while bytes.get(at) == Some(&b'/') {
-                at += 1;
-            }
-            if at == bytes.len() {
-                return Ok((cur, Last::Root));
-            }
-            let begin = at;
-            while bytes.get(at).is_some_and(|&b| b != b'/') {
-                at += 1;
-            }
-            let comp = trimmed.get(begin..at).ok_or(EINVAL)?;
-            self.may_exec(cur)?;
-            if at == bytes.len() {
-                let last = match comp {
+            self.may_search(dir)?;
+            let Some((comp, tail)) = rest.split_once('/') else {
+                let last = match rest {
                     "." => Last::Dot,
                     ".." => Last::DotDot,
                     name => Last::Name(Cow::Borrowed(name), trailing),
                 };
                 return Ok((cur, last));
+            };
+            let mut next = self.step(cur, comp)?;
+            let mut inode = st.get(next)?;
+            if inode.is_symlink() {
+                next = self.follow_if_symlink(cur, next)?;
+                inode = st.get(next)?;
             }
-            let next = self.step(cur, comp)?;
-            let next = self.follow_if_symlink(cur, next)?;
-            if !self.st.get(next)?.is_dir() {
+            if !inode.is_dir() {
                 return Err(ENOTDIR);
             }
-            cur = next;
+            (cur, dir) = (next, inode);
+            rest = tail.trim_start_matches('/');
         }
     }
 
     /// Looks up one component in directory `dir` without following a symlink.
-    fn step(&self, dir: Ino, comp: &str) -> Result<Ino, Errno> {
+    fn step(&mut self, dir: Ino, comp: &str) -> Result<Ino, Errno> {
         match comp {
             "." => Ok(dir),
             ".." => self.st.parent_of(dir),
             name if name.len() > NAME_MAX => Err(ENAMETOOLONG),
-            name => self.st.child(dir, name)?.ok_or(ENOENT),
+            name => {
+                let d = self.st.get(dir)?.dir().ok_or(ENOTDIR)?;
+                self.trail.last_dir = dir;
+                self.trail.last_dir_generation = d.generation();
+                d.get(name).ok_or(ENOENT)
+            }
         }
     }
 
@@ -165,11 +185,37 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Resolves a whole path.
+    /// Resolves a whole path, answering from the path cache when it can (see
+    /// `dcache.rs`) and filling it when it walked.
     pub(crate) fn resolve(&mut self, path: &str, follow: bool) -> Result<Ino, Errno> {
         check_path(path)?;
+        if self.links != 0 {
+            // The cache holds walks made with the whole symlink budget.
+            let (parent, last) = self.walk(path)?;
+            return self.lookup_last(parent, &last, follow);
+        }
+        let start = if path.starts_with('/') {
+            ROOT
+        } else {
+            self.cwd
+        };
+        let st = self.st;
+        let root = self.cred.uid == 0;
+        if let Some(ino) = st
+            .paths
+            .get(start, follow, path, root, |dir| st.dir_generation(dir))
+        {
+            return Ok(ino);
+        }
+        self.trail = Trail {
+            last_dir: start,
+            last_dir_generation: st.dir_generation(start).unwrap_or(0),
+            searchable_by_all: true,
+        };
         let (parent, last) = self.walk(path)?;
-        self.lookup_last(parent, &last, follow)
+        let ino = self.lookup_last(parent, &last, follow)?;
+        st.paths.insert(start, follow, path, ino, self.trail);
+        Ok(ino)
     }
 
     /// Follows the symlink `link` found in `dir` one step: its target's directory and

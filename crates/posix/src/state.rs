@@ -4,9 +4,12 @@
 //! `fs.rs` take it, resolve paths with `path.rs`, and call into this module.
 
 use crate::Credentials;
+use crate::clock::Now;
 use crate::data::Content;
+use crate::dcache::PathCache;
 use crate::error::Errno::{self, *};
 use crate::flags::OpenFlags;
+use crate::name::{Name, Query};
 use crate::stat::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, S_ISUID, S_ISVTX, Stat, Timespec};
 
 /// Kernel-style references to inodes (FUSE lookup counts): inode number → count.
@@ -21,11 +24,15 @@ pub(crate) struct PackedTime {
     nsec: u32,
 }
 
+/// Set in a ctime's nanoseconds (always below 2^30) once the inode's times have been
+/// reported since they last changed, as Linux's `I_CTIME_QUERIED` (see `clock.rs`).
+const QUERIED: u32 = 1 << 31;
+
 impl From<Timespec> for PackedTime {
     fn from(t: Timespec) -> Self {
         Self {
             sec: t.sec,
-            nsec: t.nsec,
+            nsec: t.nsec.min(999_999_999),
         }
     }
 }
@@ -33,7 +40,10 @@ impl From<Timespec> for PackedTime {
 impl From<PackedTime> for Timespec {
     fn from(t: PackedTime) -> Self {
         let (sec, nsec) = (t.sec, t.nsec);
-        Timespec { sec, nsec }
+        Timespec {
+            sec,
+            nsec: nsec & !QUERIED,
+        }
     }
 }
 
@@ -81,14 +91,64 @@ pub(crate) enum Kind {
 }
 
 /// Directory entries: a hash map with a fast, randomly seeded hasher (lookups are the
-/// hot path; listings sort on demand).
-pub(crate) type Entries = foldhash::HashMap<Box<str>, Ino>;
+/// hot path; listings sort on demand), names inline when short.
+type Entries = hashbrown::HashMap<Name, Ino, foldhash::fast::RandomState>;
 
-/// A directory: its entries and its parent (the root is its own parent).
+/// A directory: its entries and its parent (the root is its own parent; a removed
+/// directory keeps the parent it was removed from).
 #[derive(Debug)]
 pub(crate) struct Dir {
-    pub(crate) entries: Entries,
+    entries: Entries,
     pub(crate) parent: Ino,
+    /// Bumped whenever an entry is removed or replaced, so cached resolutions that
+    /// ended here know they are stale (see `dcache.rs`).
+    generation: u64,
+}
+
+impl Dir {
+    pub(crate) fn new(parent: Ino) -> Self {
+        Self {
+            entries: Entries::default(),
+            parent,
+            generation: 0,
+        }
+    }
+
+    /// The inode `name` refers to.
+    pub(crate) fn get(&self, name: &str) -> Option<Ino> {
+        self.entries.get(&Query(name)).copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Ino)> {
+        self.entries.iter().map(|(name, &ino)| (name.as_str(), ino))
+    }
+
+    /// Adds `name` (the caller has checked it is free).
+    pub(crate) fn insert(&mut self, name: &str, ino: Ino) {
+        if self.entries.insert(Name::new(name), ino).is_some() {
+            self.generation += 1;
+        }
+    }
+
+    /// Removes `name`, returning what it referred to.
+    pub(crate) fn remove(&mut self, name: &str) -> Option<Ino> {
+        let ino = self.entries.remove(&Query(name))?;
+        self.generation += 1;
+        Some(ino)
+    }
 }
 
 /// An open file description.
@@ -149,6 +209,8 @@ pub(crate) struct State {
     /// Bytes of file content currently allocated (holes excluded).
     pub(crate) used: u64,
     pub(crate) umask: u32,
+    /// Paths resolved before (see `dcache.rs`).
+    pub(crate) paths: PathCache,
 }
 
 impl Inode {
@@ -195,10 +257,39 @@ impl Inode {
     pub(crate) fn size(&self) -> u64 {
         match &self.kind {
             Kind::File(c) => c.len(),
-            Kind::Dir(d) => (d.entries.len() as u64 + 2) * DIRENT_SIZE,
+            Kind::Dir(d) => (d.len() as u64 + 2) * DIRENT_SIZE,
             Kind::Symlink(t) => t.len() as u64,
             Kind::Special(_) => 0,
         }
+    }
+
+    /// The change time.
+    pub(crate) fn ctime(&self) -> Timespec {
+        self.ctime.into()
+    }
+
+    /// Whether the times were reported since they last changed.
+    pub(crate) fn times_queried(&self) -> bool {
+        let nsec = self.ctime.nsec;
+        nsec & QUERIED != 0
+    }
+
+    /// Sets mtime and ctime for a change of content or entries.
+    pub(crate) fn touch(&mut self, now: Now<'_>) {
+        let t = now.for_change(self);
+        self.mtime = t.into();
+        self.ctime = t.into();
+    }
+
+    /// Sets ctime for a change of metadata.
+    pub(crate) fn touch_ctime(&mut self, now: Now<'_>) {
+        self.ctime = now.for_change(self).into();
+    }
+
+    /// The status, reported to a caller: marks the times as looked at.
+    pub(crate) fn report(&mut self, ino: Ino) -> Stat {
+        self.ctime.nsec |= QUERIED;
+        self.stat(ino)
     }
 
     pub(crate) fn stat(&self, ino: Ino) -> Stat {
@@ -279,10 +370,7 @@ impl State {
             atime: now.into(),
             mtime: now.into(),
             ctime: now.into(),
-            kind: Kind::Dir(Box::new(Dir {
-                entries: Entries::default(),
-                parent: ROOT,
-            })),
+            kind: Kind::Dir(Box::new(Dir::new(ROOT))),
         };
         let mut inodes = Slab::default();
         inodes.push(root);
@@ -293,6 +381,7 @@ impl State {
             pins: Pins::default(),
             used: 0,
             umask,
+            paths: PathCache::default(),
         }
     }
 
@@ -314,13 +403,7 @@ impl State {
 
     /// Looks `name` up in directory `dir`.
     pub(crate) fn child(&self, dir: Ino, name: &str) -> Result<Option<Ino>, Errno> {
-        Ok(self
-            .get(dir)?
-            .dir()
-            .ok_or(ENOTDIR)?
-            .entries
-            .get(name)
-            .copied())
+        Ok(self.get(dir)?.dir().ok_or(ENOTDIR)?.get(name))
     }
 
     pub(crate) fn parent_of(&self, dir: Ino) -> Result<Ino, Errno> {
@@ -341,7 +424,7 @@ impl State {
         mode: u32,
         cred: &Credentials,
         kind: Kind,
-        now: Timespec,
+        now: Now<'_>,
     ) -> Result<Ino, Errno> {
         let parent_inode = self.get(parent)?;
         let is_dir = mode & S_IFMT == S_IFDIR;
@@ -367,9 +450,9 @@ impl State {
             gid,
             nlink: if is_dir { 2 } else { 1 },
             open: 0,
-            atime: now.into(),
-            mtime: now.into(),
-            ctime: now.into(),
+            atime: now.time().into(),
+            mtime: now.time().into(),
+            ctime: now.time().into(),
             kind,
         };
         let ino = match self.free_inos.pop() {
@@ -387,9 +470,8 @@ impl State {
         if is_dir {
             p.nlink += 1;
         }
-        p.mtime = now.into();
-        p.ctime = now.into();
-        p.dir_mut().ok_or(ENOTDIR)?.entries.insert(name.into(), ino);
+        p.touch(now);
+        p.dir_mut().ok_or(ENOTDIR)?.insert(name, ino);
         Ok(ino)
     }
 
@@ -399,23 +481,22 @@ impl State {
         &mut self,
         parent: Ino,
         name: &str,
-        now: Timespec,
+        now: Now<'_>,
     ) -> Result<(), Errno> {
         let p = self.get_mut(parent)?;
-        let ino = p
-            .dir_mut()
-            .ok_or(ENOTDIR)?
-            .entries
-            .remove(name)
-            .ok_or(ENOENT)?;
-        p.mtime = now.into();
-        p.ctime = now.into();
-        let child_is_dir = self.get(ino)?.is_dir();
+        let ino = p.dir_mut().ok_or(ENOTDIR)?.remove(name).ok_or(ENOENT)?;
+        p.touch(now);
+        let child = self.get(ino)?;
+        let child_is_dir = child.is_dir();
+        if child_is_dir || child.is_symlink() {
+            // Walks may pass through it (see `dcache.rs`).
+            self.paths.invalidate();
+        }
         if child_is_dir {
             self.get_mut(parent)?.nlink -= 1;
             let child = self.get_mut(ino)?;
             child.nlink = 0;
-            child.ctime = now.into();
+            child.touch_ctime(now);
             // A removed directory keeps its parent, as a kernel dentry does: `..` from a
             // working directory that was removed still leads back. The parent stays
             // allocated while the child does; `release_if_unused` drops this reference.
@@ -423,7 +504,7 @@ impl State {
         } else {
             let child = self.get_mut(ino)?;
             child.nlink = child.nlink.saturating_sub(1);
-            child.ctime = now.into();
+            child.touch_ctime(now);
         }
         self.release_if_unused(ino)
     }
@@ -435,11 +516,19 @@ impl State {
         let mut next = Some(ino);
         while let Some(ino) = next.take() {
             let inode = self.get(ino)?;
-            if inode.nlink != 0 || inode.open != 0 || self.pins.contains_key(&ino) {
+            if inode.nlink != 0
+                || inode.open != 0
+                || (!self.pins.is_empty() && self.pins.contains_key(&ino))
+            {
                 break;
             }
             let freed = inode.content().map_or(0, Content::allocated);
             let parent = inode.dir().map(|d| d.parent);
+            if parent.is_some() {
+                // Its number may come back as another directory: no cached walk may
+                // start at or pass through it any more.
+                self.paths.invalidate();
+            }
             self.used = self.used.saturating_sub(freed);
             let index = usize::try_from(ino - 1).map_err(|_| EIO)?;
             *self.inodes.slot_mut(index).ok_or(EIO)? = None;
@@ -483,9 +572,8 @@ impl State {
                 .get(parent)?
                 .dir()
                 .ok_or(ENOTDIR)?
-                .entries
                 .iter()
-                .find_map(|(name, &ino)| (ino == cur).then_some(name))
+                .find_map(|(name, ino)| (ino == cur).then_some(name))
                 .ok_or(ENOENT)?;
             names.push(name);
             cur = parent;
@@ -516,6 +604,19 @@ impl State {
             self.release_if_unused(ino)?;
         }
         Ok(())
+    }
+
+    /// After a change of `ino`'s mode, owner or times: a directory's mode and owner
+    /// decide search permission, so cached walks are stale.
+    pub(crate) fn metadata_changed(&mut self, ino: Ino) {
+        if self.get(ino).is_ok_and(Inode::is_dir) {
+            self.paths.invalidate();
+        }
+    }
+
+    /// The generation of live directory `dir` (see `dcache.rs`).
+    pub(crate) fn dir_generation(&self, dir: Ino) -> Option<u64> {
+        self.get(dir).ok()?.dir().map(Dir::generation)
     }
 
     /// Whether `ancestor` is `dir` or one of its ancestors.

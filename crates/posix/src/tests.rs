@@ -1004,3 +1004,255 @@ fn a_removed_working_directory_behaves_as_on_linux() {
     drop(other);
     assert_eq!(fs.usage().inodes, before - 2);
 }
+
+/// A small deterministic generator (xorshift), so the cache test needs no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    fn path(&mut self) -> String {
+        let mut p = self.pick(&["/", "/", "", "../", "a/../"]).to_owned();
+        for i in 0..=self.below(3) {
+            if i > 0 {
+                p.push('/');
+            }
+            p.push_str(self.pick(&["a", "b", "c", "l", "."]));
+        }
+        p.push_str(self.pick(&["", "", "", "/"]));
+        p
+    }
+}
+
+/// Every answer of a tree with the path cache equals that of a tree without it, over
+/// random sequences of namespace, permission and lookup calls by three users.
+#[test]
+fn the_path_cache_never_changes_an_answer() {
+    let users = [Credentials::root(), alice(), bob()];
+    for seed in 1..=1000u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let cached = MemoryFileSystem::new();
+        let plain = MemoryFileSystem::new();
+        plain.lock().paths.disabled = true;
+        for fs in [&cached, &plain] {
+            fs.chmod("/", 0o777).unwrap();
+        }
+        let handles: Vec<[MemoryFileSystem; 2]> = users
+            .iter()
+            .map(|u| {
+                [
+                    cached.with_credentials(u.clone()),
+                    plain.with_credentials(u.clone()),
+                ]
+            })
+            .collect();
+        let mut log = Vec::new();
+        for step in 0..120 {
+            let who = rng.below(3) as usize;
+            let (p, q) = (rng.path(), rng.path());
+            let mode = [0o755, 0o700, 0o711, 0o644, 0o777, 0o000][rng.below(6) as usize];
+            let op = rng.below(14);
+            let answers: Vec<String> = handles[who]
+                .iter()
+                .map(|fs| {
+                    let r = match op {
+                        0 | 1 => fs.mkdir(&p, mode).map(|()| String::new()),
+                        2 => fs
+                            .open(&p, RWC, 0o644)
+                            .and_then(|fd| fs.close(fd))
+                            .map(|()| String::new()),
+                        3 => fs.unlink(&p).map(|()| String::new()),
+                        4 => fs.rmdir(&p).map(|()| String::new()),
+                        5 => fs.rename(&p, &q).map(|()| String::new()),
+                        6 => fs.symlink(&q, &p).map(|()| String::new()),
+                        7 => fs.chmod(&p, mode).map(|()| String::new()),
+                        8 => fs.chdir(&p).map(|()| String::new()),
+                        9 => fs.link(&p, &q).map(|()| String::new()),
+                        10 => fs.lstat(&p).map(|s| format!("{} {:o}", s.nlink, s.mode)),
+                        11 => fs.open(&p, OpenFlags::READ, 0).and_then(|fd| {
+                            let s = fs.fstat(fd)?;
+                            fs.close(fd)?;
+                            Ok(format!("{:o} {}", s.mode, s.size))
+                        }),
+                        _ => fs
+                            .stat(&p)
+                            .map(|s| format!("{} {:o} {}", s.nlink, s.mode, s.uid)),
+                    };
+                    match r {
+                        Ok(v) => format!("ok {v}"),
+                        Err(e) => e.errno().to_string(),
+                    }
+                })
+                .collect();
+            log.push(format!("{step}: user {who} op {op} {p:?} {q:?} {mode:o}"));
+            assert_eq!(
+                answers[0],
+                answers[1],
+                "seed {seed}: the cached tree answered differently\n{}",
+                log.join("\n")
+            );
+        }
+        assert!(
+            cached.lock().paths.len() > 0,
+            "seed {seed} never used the cache"
+        );
+    }
+}
+
+/// Each change that can make a cached resolution wrong, right after the cache was
+/// filled with it.
+#[test]
+fn path_cache_invalidation_cases() {
+    let ino = |fs: &MemoryFileSystem, p: &str| fs.lstat(p).map(|s| s.ino);
+    // A file removed or replaced in the directory the path ends in.
+    let fs = fixture();
+    assert!(fs.stat("/d/f").is_ok());
+    fs.unlink("/d/f").unwrap();
+    errno(fs.stat("/d/f"), Errno::ENOENT);
+    // A symlink on the way removed, then replaced by a file.
+    let fs = fixture();
+    fs.symlink("d", "/via").unwrap();
+    assert_eq!(fs.read_file("/via/f").unwrap(), b"hello");
+    fs.unlink("/via").unwrap();
+    errno(fs.stat("/via/f"), Errno::ENOENT);
+    fs.symlink("d", "/via").unwrap();
+    assert!(fs.stat("/via/f").is_ok());
+    let fd = fs.open("/plain", RWC, 0o644).unwrap();
+    fs.close(fd).unwrap();
+    fs.rename("/plain", "/via").unwrap();
+    errno(fs.stat("/via/f"), Errno::ENOTDIR);
+    // A directory on the way renamed, and `..` of a moved directory.
+    let fs = fixture();
+    fs.mkdir("/d/sub", 0o755).unwrap();
+    fs.mkdir("/e", 0o755).unwrap();
+    assert_eq!(ino(&fs, "/d/sub/..").unwrap(), ino(&fs, "/d").unwrap());
+    fs.rename("/d/sub", "/e/sub").unwrap();
+    assert_eq!(ino(&fs, "/e/sub/..").unwrap(), ino(&fs, "/e").unwrap());
+    fs.chdir("/e/sub").unwrap();
+    assert_eq!(ino(&fs, "..").unwrap(), ino(&fs, "/e").unwrap());
+    fs.rename("/e/sub", "/sub").unwrap();
+    assert_eq!(ino(&fs, "..").unwrap(), ino(&fs, "/").unwrap());
+    fs.chdir("/").unwrap();
+    assert!(fs.stat("/d/f").is_ok());
+    fs.rename("/d", "/moved").unwrap();
+    errno(fs.stat("/d/f"), Errno::ENOENT);
+    assert!(fs.stat("/moved/f").is_ok());
+    // Search permission taken away on the way, for the user who filled the entry and
+    // for another one.
+    let fs = fixture();
+    let a = fs.with_credentials(alice());
+    assert!(a.stat("/d/f").is_ok());
+    fs.chmod("/d", 0o700).unwrap();
+    errno(a.stat("/d/f"), Errno::EACCES);
+    assert!(fs.stat("/d/f").is_ok());
+    errno(a.stat("/d/f"), Errno::EACCES);
+    fs.chown("/d", 1000, 1000).unwrap();
+    assert!(a.stat("/d/f").is_ok());
+    fs.chown("/d", 0, 0).unwrap();
+    errno(a.stat("/d/f"), Errno::EACCES);
+    // A directory freed and its number given to a new one: a walk that started in the
+    // old one must not serve the new one.
+    let fs = MemoryFileSystem::new();
+    fs.mkdir("/p", 0o755).unwrap();
+    fs.mkdir("/p/a", 0o755).unwrap();
+    fs.mknod("/p/f", 0o644, 0).unwrap();
+    fs.chdir("/p/a").unwrap();
+    fs.rmdir("/p/a").unwrap();
+    assert!(fs.stat("../f").is_ok());
+    let old = ino(&fs, ".").unwrap();
+    fs.chdir("/").unwrap();
+    fs.mkdir("/q", 0o755).unwrap();
+    assert_eq!(ino(&fs, "/q").unwrap(), old, "the number is reused");
+    fs.chdir("/q").unwrap();
+    errno(fs.stat("../f"), Errno::ENOENT);
+}
+
+/// A clock with a coarse reading that lags, as a timer tick does.
+#[derive(Debug)]
+struct TickClock {
+    fine: std::sync::Mutex<Timespec>,
+    coarse: std::sync::Mutex<Timespec>,
+}
+
+impl TickClock {
+    fn set(&self, coarse: Timespec, fine: Timespec) {
+        *self.coarse.lock().unwrap() = coarse;
+        *self.fine.lock().unwrap() = fine;
+    }
+}
+
+impl Clock for TickClock {
+    fn now(&self) -> Timespec {
+        *self.fine.lock().unwrap()
+    }
+    fn coarse_now(&self) -> Option<Timespec> {
+        Some(*self.coarse.lock().unwrap())
+    }
+}
+
+#[test]
+fn changes_get_coarse_times_unless_someone_looked() {
+    let clock = Arc::new(TickClock {
+        fine: std::sync::Mutex::new(Timespec::new(100, 700)),
+        coarse: std::sync::Mutex::new(Timespec::new(100, 0)),
+    });
+    let fs = MemoryFileSystem::builder().clock(clock.clone()).build();
+    // Nobody has looked: both changes get the tick's time.
+    fs.mkdir("/a", 0o755).unwrap();
+    fs.mkdir("/b", 0o755).unwrap();
+    let (a, b) = (fs.stat("/a").unwrap(), fs.stat("/b").unwrap());
+    assert_eq!(
+        (a.ctime, b.ctime),
+        (Timespec::new(100, 0), Timespec::new(100, 0))
+    );
+    // /a was looked at, and the tick has not moved: its next change needs a fine time,
+    // so whoever looked sees it changed.
+    clock.set(Timespec::new(100, 0), Timespec::new(100, 900));
+    fs.chmod("/a", 0o700).unwrap();
+    assert_eq!(fs.stat("/a").unwrap().ctime, Timespec::new(100, 900));
+    // A fine time raised the floor: later coarse times are never below it, even for
+    // an inode nobody looked at (/b's parent, the root).
+    fs.mknod("/c", 0o644, 0).unwrap();
+    assert_eq!(fs.stat("/c").unwrap().ctime, Timespec::new(100, 900));
+    assert_eq!(fs.stat("/").unwrap().mtime, Timespec::new(100, 900));
+    // Once the tick has moved past, the coarse time is enough even after a look.
+    clock.set(Timespec::new(101, 0), Timespec::new(101, 5));
+    let fd = fs.open("/c", OpenFlags::WRITE, 0).unwrap();
+    fs.write(fd, b"x").unwrap();
+    let c = fs.fstat(fd).unwrap();
+    assert_eq!(
+        (c.mtime, c.ctime),
+        (Timespec::new(101, 0), Timespec::new(101, 0))
+    );
+    // utimens(Now) sets atime and mtime to the ctime the change gets.
+    clock.set(Timespec::new(101, 0), Timespec::new(101, 50));
+    fs.futimens(fd, SetTime::Now, SetTime::Now).unwrap();
+    let c = fs.fstat(fd).unwrap();
+    assert_eq!(
+        (c.atime, c.mtime, c.ctime),
+        (
+            Timespec::new(101, 50),
+            Timespec::new(101, 50),
+            Timespec::new(101, 50)
+        )
+    );
+    fs.close(fd).unwrap();
+}
+
+#[test]
+fn the_system_clock_has_a_coarse_reading_near_now() {
+    let fine = SystemClock.now();
+    if let Some(coarse) = SystemClock.coarse_now() {
+        let gap = (fine.sec - coarse.sec).abs();
+        assert!(gap <= 1, "coarse {coarse:?} vs fine {fine:?}");
+    }
+}
