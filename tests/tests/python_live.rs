@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use memory_fs_file::storage::{SafePath, Storage};
-use memory_fs_file::{File, FileConfig, FileId, FileType, PathHandler};
+use memory_fs_file::{Content, File, FileConfig, FileId, FileSpec, FileType, PathHandler, Placed};
 use memory_fs_storage_disk::DiskStorage;
 use memory_fs_storage_sqlite::{Layout, SqliteConfig, SqliteStorage};
 use serde_json::{Value, json};
@@ -104,7 +104,7 @@ fn python_writes_we_read_on(kind: &str) {
         let paths: Vec<String> =
             serde_json::from_value(entry["file_paths"].clone()).expect("paths");
         let ty = file_type(entry["type"].as_str().expect("type"));
-        let file = File::from_config(
+        let file = Placed::new(
             storage.clone(),
             FileConfig::new(id, ty.clone()).with_paths(paths),
         );
@@ -180,24 +180,20 @@ fn we_write_python_reads_on(kind: &str) {
     ];
     let mut manifest = Vec::new();
     for (id, ty, value) in &cases {
-        let file = File::builder(
-            storage.clone(),
-            FileId::new(*id).expect("id"),
-            file_type(ty),
-        )
-        .handlers([PathHandler::latest(), PathHandler::custom("backup")])
-        .build()
-        .expect("file");
-        match *ty {
-            "json" => file.save_json(value),
-            "binary" => file.save_bytes(
-                &base64::engine::general_purpose::STANDARD
+        let spec = FileSpec::new(FileId::new(*id).expect("id"), file_type(ty))
+            .handlers([PathHandler::latest(), PathHandler::custom("backup")]);
+        let bytes;
+        let content = match *ty {
+            "json" => Content::Json(value),
+            "binary" => {
+                bytes = base64::engine::general_purpose::STANDARD
                     .decode(value.as_str().expect("b64"))
-                    .expect("b64"),
-            ),
-            _ => file.save_text(value.as_str().expect("text")),
-        }
-        .expect("save");
+                    .expect("b64");
+                Content::Bytes(&bytes)
+            }
+            _ => Content::Text(value.as_str().expect("text")),
+        };
+        let file = File::save(storage.clone(), &spec, content).expect("save");
         manifest.push(json!({"file_id": id, "type": ty, "file_paths": file.config().file_paths}));
     }
     let manifest_path = dir.path().join("manifest.json.txt");

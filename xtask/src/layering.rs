@@ -29,6 +29,7 @@ pub(crate) const ALLOWED: &[(&str, &[&str])] = &[
         "memory-fs",
         &[
             "memory-fs-target",
+            "memory-fs-posix",
             "memory-fs-storage-memory",
             "memory-fs-storage-disk",
             "memory-fs-storage-sqlite",

@@ -1,14 +1,14 @@
-//! The subcommands.
+//! The subcommands: each parses its arguments into a library call and prints the
+//! result. No file logic lives here.
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::time::Instant;
 
 use base64::Engine as _;
 use memory_fs::{
-    File, FileConfig, FileError, FileId, FileType, MemoryFs, PathHandler, SafePath, Serialization,
-    Target, TargetCreate,
+    Content, File, FileConfig, FileId, FileSpec, FileType, PathHandler, Placed, Query, SafePath,
+    Serialization,
 };
 use serde_json::{Value, json};
 
@@ -30,6 +30,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Rm(args) => rm(cli, &args.id),
         Command::Cp(args) => cp(cli, args),
         Command::Verify(args) => verify(cli, args),
+        Command::Reindex => reindex(cli),
         Command::Mount(args) => mount(cli, args),
         Command::Demo => demo(cli),
     }
@@ -37,18 +38,50 @@ pub(crate) fn run(cli: &Cli) -> Result {
 
 // ----- save ------------------------------------------------------------------------------
 
+/// Whether standard input is closed or `/dev/null`: no input at all, as opposed to an
+/// empty pipe. (A program started with standard input closed finds `/dev/null` there:
+/// the Rust runtime opens it in place of a closed descriptor.)
+fn stdin_is_nothing() -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return true;
+    };
+    let (Ok(here), Ok(null)) = (
+        std::fs::File::from(fd).metadata(),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    here.file_type().is_char_device() && here.rdev() == null.rdev()
+}
+
+/// Reads all of standard input, refusing a terminal and a closed descriptor (which
+/// would otherwise read as an empty file).
+fn read_stdin() -> Result<Vec<u8>> {
+    if stdin_is_nothing() {
+        return Err(CliError::usage(
+            "standard input is closed (or /dev/null): there is nothing to save",
+        )
+        .hint("give a FILE, or pipe data in; an empty pipe (printf '' | memory-fs save …) saves an empty file"));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CliError::usage("no input: give a FILE, or pipe data into standard input")
+            .hint("memory-fs save notes.md   or   echo hello | memory-fs save --id greeting --type text"));
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::io("read", "standard input", &e))?;
+    Ok(bytes)
+}
+
 fn save(cli: &Cli, args: &SaveArgs) -> Result {
     let from_stdin = args.input.as_deref().is_none_or(|p| p == Path::new("-"));
     let (bytes, name) = if from_stdin {
-        if std::io::stdin().is_terminal() {
-            return Err(CliError::usage("no input: give a FILE, or pipe data into standard input")
-                .hint("memory-fs save notes.md   or   echo hello | memory-fs save --id greeting --type text"));
-        }
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| CliError::io("read", "standard input", &e))?;
-        (bytes, None)
+        (read_stdin()?, None)
     } else {
         let path = args.input.as_deref().unwrap_or(Path::new("-"));
         let shown = path.display().to_string();
@@ -110,21 +143,32 @@ fn save(cli: &Cli, args: &SaveArgs) -> Result {
             "--folder is only for --path-handler custom",
         ));
     }
+    let spec = FileSpec::new(id.clone(), file_type.clone()).handlers(handlers);
+    let value = parse_input(&file_type, &bytes)?;
+    let content = match &value {
+        Some(Input::Json(v)) => Content::Json(v),
+        Some(Input::Text(t)) => Content::Text(t),
+        None => Content::Bytes(&bytes),
+    };
 
     let fs = cli.open()?;
-    let file = fs.file_at(id.as_str(), file_type.clone(), handlers)?;
-    let keys = save_content(&file, &bytes)?;
-    if !args.tags.is_empty() {
-        file.add_tags(args.tags.iter().cloned())
-            .map_err(memory_fs::Error::from)?;
-    }
+    // Content and tags in one commit.
+    fs.transaction(|tx| {
+        tx.save(&spec, content)?;
+        if !args.tags.is_empty() {
+            tx.add_tags(&id, args.tags.iter().cloned());
+        }
+        Ok(())
+    })?;
+    let file = fs.file(id.as_str())?;
+    let folders = &file.config().file_paths;
     if cli.json {
         output::json(&json!({
             "id": id.as_str(),
             "type": file_type.name,
             "size": bytes.len(),
-            "folders": file.config().file_paths,
-            "keys": keys.iter().map(SafePath::as_str).collect::<Vec<_>>(),
+            "folders": folders,
+            "keys": file.info().keys.iter().map(SafePath::as_str).collect::<Vec<_>>(),
         }))
     } else {
         output::line(&format!(
@@ -132,38 +176,43 @@ fn save(cli: &Cli, args: &SaveArgs) -> Result {
             id.as_str(),
             file_type.name,
             output::size(bytes.len() as u64),
-            folders_text(&file.config().file_paths)
+            folders_text(folders)
         ))
     }
 }
 
-/// Saves `bytes` the way the file's type expects them.
-fn save_content(file: &File, bytes: &[u8]) -> Result<Vec<SafePath>> {
-    let file_type = &file.config().file_type;
-    let saved = match file_type.serialization {
+/// The input as the value a file type holds.
+enum Input {
+    Json(Value),
+    Text(String),
+}
+
+/// Checks that `bytes` fit `file_type` and turns them into its value (`None`: bytes as
+/// they are).
+fn parse_input(file_type: &FileType, bytes: &[u8]) -> Result<Option<Input>> {
+    Ok(match file_type.serialization {
         Serialization::Json | Serialization::TypeSafe => {
-            let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            Some(Input::Json(serde_json::from_slice(bytes).map_err(|e| {
                 CliError::usage(format!(
                     "the input is not JSON ({e}), so it cannot be saved as {}",
                     file_type.name
                 ))
                 .hint("pass --type text or --type binary to keep it as it is")
-            })?;
-            file.save_json(&value)
+            })?))
         }
-        Serialization::String => {
-            let text = std::str::from_utf8(bytes).map_err(|e| {
-                CliError::usage(format!(
-                    "the input is not UTF-8 text ({e}), so it cannot be saved as {}",
-                    file_type.name
-                ))
-                .hint("pass --type binary to keep any bytes")
-            })?;
-            file.save_text(text)
-        }
-        _ => file.save_bytes(bytes),
-    };
-    Ok(saved.map_err(memory_fs::Error::from)?)
+        Serialization::String => Some(Input::Text(
+            std::str::from_utf8(bytes)
+                .map_err(|e| {
+                    CliError::usage(format!(
+                        "the input is not UTF-8 text ({e}), so it cannot be saved as {}",
+                        file_type.name
+                    ))
+                    .hint("pass --type binary to keep any bytes")
+                })?
+                .to_owned(),
+        )),
+        _ => None,
+    })
 }
 
 fn type_named(name: &str) -> Result<FileType> {
@@ -185,117 +234,52 @@ fn folders_text(folders: &[String]) -> String {
     }
 }
 
-// ----- finding files -------------------------------------------------------------------
-
-/// One logical file: every placement of an id, grouped.
-struct Logical {
-    id: String,
-    placements: Vec<Target>,
-}
-
-impl Logical {
-    /// The placement saved last (by metadata timestamp), and its metadata.
-    fn newest(&self) -> Result<(&Target, Option<memory_fs::FileMetadata>)> {
-        let mut best: Option<(&Target, Option<memory_fs::FileMetadata>)> = None;
-        for t in &self.placements {
-            let meta = t.file().metadata().map_err(memory_fs::Error::from)?;
-            let newer = match (&best, &meta) {
-                (None, _) => true,
-                (Some((_, Some(b))), Some(m)) => m.timestamp >= b.timestamp,
-                (Some((_, None)), Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if newer {
-                best = Some((t, meta));
-            }
-        }
-        best.ok_or_else(|| CliError::not_found(format!("no file with id {:?}", self.id)))
-    }
-
-    /// Every folder of every placement, sorted.
-    fn folders(&self) -> Vec<String> {
-        let set: BTreeSet<&String> = self
-            .placements
-            .iter()
-            .flat_map(|t| &t.config().file_paths)
-            .collect();
-        set.into_iter().cloned().collect()
-    }
-
-    /// The placement with a versioned folder, and its versions.
-    fn versioned(&self) -> Result<Option<(&Target, Vec<u32>)>> {
-        for t in &self.placements {
-            let v = t.file().versions().map_err(memory_fs::Error::from)?;
-            if !v.is_empty() {
-                return Ok(Some((t, v)));
-            }
-        }
-        Ok(None)
-    }
-}
-
-fn group(targets: Vec<Target>) -> Vec<Logical> {
-    let mut out: Vec<Logical> = Vec::new();
-    for t in targets {
-        let id = t.config().file_id.as_str().to_owned();
-        match out.last_mut() {
-            Some(last) if last.id == id => last.placements.push(t),
-            _ => out.push(Logical {
-                id,
-                placements: vec![t],
-            }),
-        }
-    }
-    out
-}
-
-fn find(fs: &MemoryFs, id: &str) -> Result<Logical> {
-    Ok(Logical {
-        id: id.to_owned(),
-        placements: fs.find(id)?,
-    })
+fn join(versions: &[u32]) -> String {
+    versions
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // ----- load ------------------------------------------------------------------------------
 
 fn load(cli: &Cli, args: &LoadArgs) -> Result {
     let fs = cli.open()?;
-    let logical = find(&fs, &args.id)?;
-    let file = if let Some(n) = args.version {
-        let Some((placement, versions)) = logical.versioned()? else {
+    let file = fs.file(&args.id)?;
+    let (config, bytes) = if let Some(n) = args.version {
+        let versions = file.versions();
+        if versions.is_empty() {
             return Err(CliError::not_found(format!("{} has no versions", args.id))
                 .hint("only files saved with --path-handler versioned have versions"));
-        };
-        if !versions.contains(&n) {
+        }
+        let Some(version) = file.version(n)? else {
             return Err(
                 CliError::not_found(format!("{} has no version {n}", args.id))
                     .hint(format!("versions: {}", join(&versions))),
             );
-        }
-        placement.file().version(n)
+        };
+        (version.config().clone(), version.load_bytes()?)
     } else if let Some(folder) = &args.folder {
         let folder = folder.trim_matches('/');
-        let Some(placement) = logical
-            .placements
-            .iter()
-            .find(|t| t.config().file_paths.iter().any(|f| f == folder))
-        else {
+        let folders = file.info().folders;
+        if !folders.iter().any(|f| f == folder) {
             return Err(CliError::not_found(format!(
                 "{} has no copy in folder {folder:?}",
                 args.id
             ))
-            .hint(format!("folders: {}", logical.folders().join(", "))));
-        };
-        fs.file_for(&FileConfig {
+            .hint(format!("folders: {}", folders.join(", "))));
+        }
+        let config = FileConfig {
             file_paths: vec![folder.to_owned()],
-            ..placement.config().clone()
-        })
+            ..file.config().clone()
+        };
+        let bytes = Placed::new(fs.storage().clone(), config.clone()).load_bytes()?;
+        (config, bytes)
     } else {
-        logical.newest()?.0.file().clone()
+        (file.config().clone(), file.load_bytes()?)
     };
-    let bytes = file
-        .load_bytes()
-        .map_err(memory_fs::Error::from)?
+    let bytes = bytes
         .ok_or_else(|| CliError::not_found(format!("the content of {} is missing", args.id)))?;
 
     if let Some(out) = &args.out {
@@ -310,21 +294,20 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
         ));
     }
     if cli.json {
-        let config = file.config();
-        let (encoding, content) = match config.file_type.serialization {
+        let ty = &config.file_type;
+        let (encoding, content) = match ty.serialization {
             Serialization::Json | Serialization::TypeSafe => (
                 "json",
-                file.load_json()
-                    .map_err(memory_fs::Error::from)?
-                    .unwrap_or(Value::Null),
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    CliError::new(
+                        Code::Integrity,
+                        format!("the content of {} is not JSON: {e}", args.id),
+                    )
+                })?,
             ),
-            Serialization::String => (
+            Serialization::String if ty.encoding.is_none_or(|e| e.name() == "utf-8") => (
                 "text",
-                Value::from(
-                    file.load_text()
-                        .map_err(memory_fs::Error::from)?
-                        .unwrap_or_default(),
-                ),
+                Value::from(String::from_utf8_lossy(&bytes).into_owned()),
             ),
             _ => (
                 "base64",
@@ -333,7 +316,7 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
         };
         return output::json(&json!({
             "id": args.id,
-            "type": config.file_type.name,
+            "type": ty.name,
             "folders": config.file_paths,
             "size": bytes.len(),
             "encoding": encoding,
@@ -343,20 +326,58 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
     output::bytes(&bytes)
 }
 
-fn join(versions: &[u32]) -> String {
-    versions
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+// ----- ls, info, versions ------------------------------------------------------------------
+
+/// A date on the command line: `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+fn parse_date(flag: &str, text: &str) -> Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc().timestamp_millis());
+    }
+    Err(CliError::usage(format!("{flag} {text:?} is not a date"))
+        .hint("dates are YYYY-MM-DD (UTC) or RFC 3339, like 2026-11-24T18:00:00Z"))
 }
 
-// ----- ls, info, versions ------------------------------------------------------------------
+fn query_of(args: &LsArgs) -> Result<Query> {
+    let mut q = Query::new();
+    if let Some(prefix) = &args.prefix {
+        q = q.under(prefix.clone());
+    }
+    for t in &args.tags {
+        q = q.tag(t.clone());
+    }
+    if let Some(t) = &args.file_type {
+        q = q.file_type(t.clone());
+    }
+    if let Some(f) = &args.folder {
+        q = q.folder(f.clone());
+    }
+    if let Some(s) = &args.since {
+        q = q.since(parse_date("--since", s)?);
+    }
+    if let Some(u) = &args.until {
+        q = q.until(parse_date("--until", u)?);
+    }
+    for w in &args.wheres {
+        let Some((key, value)) = w.split_once('=') else {
+            return Err(CliError::usage(format!("--where {w:?} is not KEY=VALUE"))
+                .hint("for example --where owner=ann or --where pages=3"));
+        };
+        // A value that reads as JSON (3, true, "x") is that value; else it is text.
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+        q = q.data(key, value);
+    }
+    Ok(q)
+}
 
 fn ls(cli: &Cli, args: &LsArgs) -> Result {
     let fs = cli.open()?;
     if args.raw {
-        let keys = fs.keys(args.prefix.as_deref())?;
+        let keys = fs.keys(args.prefix.as_deref(), args.all)?;
         let mut rows = Vec::with_capacity(keys.len());
         for key in &keys {
             let size = fs
@@ -379,49 +400,48 @@ fn ls(cli: &Cli, args: &LsArgs) -> Result {
             .collect();
         return output::table(&["BYTES", "KEY"], &rows);
     }
-    let files = group(fs.list(args.prefix.as_deref())?);
-    let mut entries = Vec::with_capacity(files.len());
-    for f in &files {
-        let (newest, meta) = f.newest()?;
-        let versions = f.versioned()?.map_or(0, |(_, v)| v.len());
-        entries.push((f, newest.config().file_type.name.clone(), meta, versions));
+    let listing = fs.query(&query_of(args)?)?;
+    for (key, e) in &listing.unreadable {
+        eprintln!("warning: {key} skipped: {e}");
     }
+    let summary = |f: &File| {
+        let info = f.info();
+        let meta = info.metadata;
+        json!({
+            "id": info.id.as_str(),
+            "type": info.config.file_type.name,
+            "size": meta.as_ref().map(|m| m.content_size),
+            "timestamp": meta.as_ref().map(|m| m.timestamp),
+            "versions": info.versions.len(),
+            "folders": info.folders,
+            "tags": meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
+        })
+    };
     if cli.json {
         return output::json(&Value::from(
-            entries
-                .iter()
-                .map(|(f, t, meta, versions)| {
-                    json!({
-                        "id": f.id,
-                        "type": t,
-                        "size": meta.as_ref().map(|m| m.content_size),
-                        "timestamp": meta.as_ref().map(|m| m.timestamp),
-                        "versions": versions,
-                        "folders": f.folders(),
-                    })
-                })
-                .collect::<Vec<_>>(),
+            listing.files.iter().map(summary).collect::<Vec<_>>(),
         ));
     }
-    if entries.is_empty() {
+    if listing.files.is_empty() {
         return output::line(&format!("no files in {}", cli.store));
     }
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Vec<String>> = listing
+        .files
         .iter()
-        .map(|(f, t, meta, versions)| {
+        .map(|f| {
+            let info = f.info();
+            let meta = info.metadata.as_ref();
             vec![
-                f.id.clone(),
-                t.clone(),
-                meta.as_ref()
-                    .map_or("-".into(), |m| output::size(m.content_size)),
-                if *versions == 0 {
+                info.id.to_string(),
+                info.config.file_type.name.clone(),
+                meta.map_or("-".into(), |m| output::size(m.content_size)),
+                if info.versions.is_empty() {
                     "-".into()
                 } else {
-                    versions.to_string()
+                    info.versions.len().to_string()
                 },
-                meta.as_ref()
-                    .map_or("-".into(), |m| output::time(m.timestamp)),
-                f.folders().join(" "),
+                meta.map_or("-".into(), |m| output::time(m.timestamp)),
+                info.folders.join(" "),
             ]
         })
         .collect();
@@ -433,100 +453,79 @@ fn ls(cli: &Cli, args: &LsArgs) -> Result {
 
 fn info(cli: &Cli, id: &str) -> Result {
     let fs = cli.open()?;
-    let logical = find(&fs, id)?;
-    let (newest, meta) = logical.newest()?;
-    let config = newest.config();
-    let versions = logical.versioned()?.map(|(_, v)| v).unwrap_or_default();
-    let mut keys: BTreeSet<String> = BTreeSet::new();
-    for t in &logical.placements {
-        for k in t.file().paths().map_err(memory_fs::Error::from)? {
-            if fs
-                .storage()
-                .file_exists(&k)
-                .map_err(memory_fs::Error::from)?
-            {
-                keys.insert(k.as_str().to_owned());
-            }
-        }
-    }
+    let info = fs.file(id)?.info();
+    let config = &info.config;
+    let meta = info.metadata.as_ref();
+    let keys: Vec<&str> = info.keys.iter().map(SafePath::as_str).collect();
     if cli.json {
         return output::json(&json!({
             "id": id,
             "type": config.file_type.name,
             "content_type": config.file_type.content_type,
-            "folders": logical.folders(),
-            "versions": versions,
-            "size": meta.as_ref().map(|m| m.content_size),
-            "content_hash": meta.as_ref().map(|m| m.content_hash.clone()),
-            "chain_hash": meta.as_ref().and_then(|m| m.chain_hash.clone()),
-            "timestamp": meta.as_ref().map(|m| m.timestamp),
-            "tags": meta.as_ref().map(|m| m.tags.clone()).unwrap_or_default(),
-            "data": meta.as_ref().map(|m| Value::Object(m.data.clone())).unwrap_or(Value::Null),
+            "folders": info.folders,
+            "versions": info.versions,
+            "size": meta.map(|m| m.content_size),
+            "content_hash": meta.map(|m| m.content_hash.clone()),
+            "chain_hash": meta.and_then(|m| m.chain_hash.clone()),
+            "timestamp": meta.map(|m| m.timestamp),
+            "tags": meta.map(|m| m.tags.clone()).unwrap_or_default(),
+            "data": meta.map_or(Value::Null, |m| Value::Object(m.data.clone())),
             "keys": keys,
         }));
     }
     let mut rows = vec![
-        vec!["id".to_owned(), id.to_owned()],
-        vec![
-            "type".into(),
+        ("id", id.to_owned()),
+        (
+            "type",
             format!(
                 "{} ({})",
                 config.file_type.name, config.file_type.content_type
             ),
-        ],
-        vec!["folders".into(), logical.folders().join(" ")],
+        ),
+        ("folders", info.folders.join(" ")),
     ];
-    if !versions.is_empty() {
-        rows.push(vec!["versions".into(), join(&versions)]);
+    if !info.versions.is_empty() {
+        rows.push(("versions", join(&info.versions)));
     }
-    if let Some(m) = &meta {
-        rows.push(vec![
-            "size".into(),
+    if let Some(m) = meta {
+        rows.push((
+            "size",
             format!(
                 "{} ({} bytes)",
                 output::size(m.content_size),
                 m.content_size
             ),
-        ]);
-        rows.push(vec!["saved".into(), output::time(m.timestamp)]);
-        rows.push(vec!["content hash".into(), m.content_hash.clone()]);
+        ));
+        rows.push(("saved", output::time(m.timestamp)));
+        rows.push(("content hash", m.content_hash.clone()));
         if let Some(chain) = &m.chain_hash {
-            rows.push(vec!["chain hash".into(), chain.clone()]);
+            rows.push(("chain hash", chain.clone()));
         }
         if !m.tags.is_empty() {
-            rows.push(vec!["tags".into(), m.tags.join(", ")]);
+            rows.push(("tags", m.tags.join(", ")));
         }
         if !m.data.is_empty() {
-            rows.push(vec![
-                "data".into(),
-                Value::Object(m.data.clone()).to_string(),
-            ]);
+            rows.push(("data", Value::Object(m.data.clone()).to_string()));
         }
     }
-    rows.push(vec![
-        "keys".into(),
-        keys.into_iter().collect::<Vec<_>>().join(" "),
-    ]);
-    for row in rows {
-        output::line(&format!("{:<13} {}", row[0], row[1]))?;
+    rows.push(("keys", keys.join(" ")));
+    for (name, value) in rows {
+        output::line(&format!("{name:<13} {value}"))?;
     }
     Ok(())
 }
 
 fn versions(cli: &Cli, id: &str) -> Result {
     let fs = cli.open()?;
-    let logical = find(&fs, id)?;
-    let Some((placement, versions)) = logical.versioned()? else {
+    let file = fs.file(id)?;
+    let versions = file.versions();
+    if versions.is_empty() {
         return Err(CliError::not_found(format!("{id} has no versions"))
             .hint("only files saved with --path-handler versioned have versions"));
-    };
+    }
     let mut rows = Vec::with_capacity(versions.len());
     for n in versions {
-        let meta = placement
-            .file()
-            .version(n)
-            .metadata()
-            .map_err(memory_fs::Error::from)?;
+        let meta = file.version(n)?.and_then(|v| v.metadata().cloned());
         rows.push((n, meta));
     }
     if cli.json {
@@ -564,7 +563,7 @@ fn versions(cli: &Cli, id: &str) -> Result {
     output::table(&["VERSION", "SIZE", "SAVED", "HASH"], &rows)
 }
 
-// ----- rm ----------------------------------------------------------------------------------
+// ----- rm, cp --------------------------------------------------------------------------------
 
 fn rm(cli: &Cli, id: &str) -> Result {
     let fs = cli.open()?;
@@ -576,145 +575,129 @@ fn rm(cli: &Cli, id: &str) -> Result {
     output::line(&format!("removed {id}: {} keys", keys.len()))
 }
 
-// ----- cp ----------------------------------------------------------------------------------
-
 fn cp(cli: &Cli, args: &CpArgs) -> Result {
     let from_url = args.from.as_deref().unwrap_or(&cli.store);
     let source = crate::open_url(from_url)?;
     let destination = crate::open_url(&args.to)?;
     let started = Instant::now();
+    let unit = if args.raw { "keys" } else { "files" };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} keys {msg}",
-        )
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} {{msg}}"
+        ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = source.copy_to(
-        &destination,
-        args.prefix.as_deref(),
-        |done, total, bytes| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(output::size(bytes));
-        },
-    );
+    let progress = |done: usize, total: usize, bytes: u64| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(output::size(bytes));
+    };
+    let copied = if args.raw {
+        source.copy_keys_to(&destination, args.prefix.as_deref(), progress)
+    } else {
+        let mut query = Query::new();
+        if let Some(prefix) = &args.prefix {
+            query = query.under(prefix.clone());
+        }
+        source
+            .copy_to(&destination, &query, progress)
+            .map(|r| (r.files, r.bytes))
+    };
     bar.finish_and_clear();
-    let report = report?;
+    let (count, bytes) = copied?;
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
         return output::json(&json!({
             "from": from_url,
             "to": args.to,
-            "keys": report.keys,
-            "bytes": report.bytes,
+            unit: count,
+            "bytes": bytes,
             "seconds": seconds,
         }));
     }
     output::line(&format!(
-        "copied {} keys ({}) from {from_url} to {} in {seconds:.2} s",
-        report.keys,
-        output::size(report.bytes),
+        "copied {count} {unit} ({}) from {from_url} to {} in {seconds:.2} s",
+        output::size(bytes),
         args.to
     ))
 }
 
-// ----- verify ------------------------------------------------------------------------------
+// ----- verify, reindex ------------------------------------------------------------------------
 
 fn verify(cli: &Cli, args: &VerifyArgs) -> Result {
     let fs = cli.open()?;
-    let factory = TargetCreate::new(fs.storage().clone());
-    let mut problems: Vec<(String, String)> = Vec::new();
-    let mut checked: BTreeSet<String> = BTreeSet::new();
-    for key in fs.keys(args.prefix.as_deref())? {
-        if !key.as_str().ends_with(".config") {
-            continue;
-        }
-        let target = match factory.from_config_path(&key) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(e) => {
-                problems.push((key.as_str().to_owned(), e.to_string()));
-                continue;
-            }
-        };
-        // Each folder's copy is checked against that folder's metadata.
-        let folders = if target.config().file_paths.is_empty() {
-            vec![String::new()]
-        } else {
-            target.config().file_paths.clone()
-        };
-        for folder in folders {
-            let file = fs.file_for(&FileConfig {
-                file_paths: if folder.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![folder]
-                },
-                ..target.config().clone()
-            });
-            let content = file.content_paths().map_err(memory_fs::Error::from)?;
-            let Some(content_key) = content.first() else {
-                continue;
-            };
-            if !checked.insert(content_key.as_str().to_owned()) {
-                continue;
-            }
-            match file.metadata() {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    problems.push((content_key.as_str().to_owned(), "no metadata".into()));
-                    continue;
-                }
-                Err(e) => {
-                    problems.push((content_key.as_str().to_owned(), e.to_string()));
-                    continue;
-                }
-            }
-            match file.bytes() {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    problems.push((content_key.as_str().to_owned(), "content missing".into()))
-                }
-                Err(FileError::HashMismatch {
-                    expected, actual, ..
-                }) => problems.push((
-                    content_key.as_str().to_owned(),
-                    format!("hash {actual} where the metadata says {expected}"),
-                )),
-                Err(e) => problems.push((content_key.as_str().to_owned(), e.to_string())),
-            }
-        }
+    let mut repaired: Vec<String> = Vec::new();
+    if let Some(id) = &args.repair {
+        repaired = fs
+            .file(id)?
+            .repair()?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
     }
+    let report = fs.verify(args.prefix.as_deref())?;
     if cli.json {
         output::json(&json!({
-            "checked": checked.len(),
-            "problems": problems.iter().map(|(k, p)| json!({"key": k, "problem": p})).collect::<Vec<_>>(),
+            "checked": report.files,
+            "keys": report.keys,
+            "repaired": repaired,
+            "problems": report.problems.iter().map(|p| json!({"key": p.key, "problem": p.problem})).collect::<Vec<_>>(),
         }))?;
     } else {
-        for (key, problem) in &problems {
-            output::line(&format!("BAD  {key}: {problem}"))?;
+        for key in &repaired {
+            output::line(&format!("FIXED {key}: re-hashed"))?;
+        }
+        for p in &report.problems {
+            output::line(&format!("BAD  {}: {}", p.key, p.problem))?;
         }
         output::line(&format!(
-            "checked {} contents: {} problems",
-            checked.len(),
-            problems.len()
+            "checked {} files ({} keys): {} problems",
+            report.files,
+            report.keys,
+            report.problems.len()
         ))?;
     }
-    if problems.is_empty() {
+    if report.problems.is_empty() {
         Ok(())
     } else {
         Err(CliError::new(
             Code::Integrity,
-            format!("{} problems found", problems.len()),
-        ))
+            format!("{} problems found", report.problems.len()),
+        )
+        .hint("`memory-fs reindex` adds files another program wrote; `memory-fs verify --repair ID` re-hashes a file whose content is right"))
     }
+}
+
+fn reindex(cli: &Cli) -> Result {
+    let fs = cli.open()?;
+    let report = fs.reindex()?;
+    if cli.json {
+        output::json(&json!({
+            "found": report.found,
+            "written": report.written.iter().map(FileId::as_str).collect::<Vec<_>>(),
+            "removed": report.removed.iter().map(FileId::as_str).collect::<Vec<_>>(),
+            "problems": report.problems.iter().map(|p| json!({"key": p.key, "problem": p.problem})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for p in &report.problems {
+            output::line(&format!("BAD  {}: {}", p.key, p.problem))?;
+        }
+        output::line(&format!(
+            "indexed {} files: {} records written, {} removed, {} problems",
+            report.found,
+            report.written.len(),
+            report.removed.len(),
+            report.problems.len()
+        ))?;
+    }
+    Ok(())
 }
 
 // ----- mount -------------------------------------------------------------------------------
 
 fn mount(cli: &Cli, args: &MountArgs) -> Result {
-    use memory_fs_fuse::posix::{MemoryFileSystem, OpenFlags};
+    use memory_fs::posix::MemoryFileSystem;
 
     memory_fs_fuse::fuse_usable().map_err(|why| {
         CliError::new(Code::Failure, format!("cannot mount: {why}"))
@@ -726,73 +709,16 @@ fn mount(cli: &Cli, args: &MountArgs) -> Result {
                 .hint("create the mount point first"),
         );
     }
-    let core = MemoryFileSystem::new();
-    let posix = |e: memory_fs_fuse::posix::PosixError| {
-        CliError::new(Code::Failure, format!("cannot fill the mounted tree: {e}"))
-    };
+    let tree = MemoryFileSystem::new();
     // Like /tmp: every user of the `allow_other` mount can work in the root.
-    core.chmod("/", 0o1777).map_err(posix)?;
+    tree.chmod("/", 0o1777)
+        .map_err(|e| CliError::new(Code::Failure, format!("cannot prepare the tree: {e}")))?;
     let mut copied = 0usize;
     if let Some(url) = &args.from {
-        let source = crate::open_url(url)?;
-        for key in source.keys(None)? {
-            let Some(bytes) = source
-                .storage()
-                .file_bytes(&key)
-                .map_err(memory_fs::Error::from)?
-            else {
-                continue;
-            };
-            let mut dir = String::new();
-            let segments: Vec<&str> = key.segments().collect();
-            for segment in &segments[..segments.len() - 1] {
-                dir.push('/');
-                dir.push_str(segment);
-                match core.mkdir(&dir, 0o755) {
-                    Ok(()) => {}
-                    Err(e) if e.errno() == memory_fs_fuse::posix::Errno::EEXIST => {}
-                    Err(e) => return Err(posix(e)),
-                }
-            }
-            let path = format!("/{key}");
-            let placed = core
-                .open(
-                    &path,
-                    OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNC,
-                    0o644,
-                )
-                .and_then(|fd| {
-                    let mut rest: &[u8] = &bytes;
-                    let mut written = Ok(());
-                    while !rest.is_empty() {
-                        match core.write(fd, rest) {
-                            // The core writes everything or fails; a zero write would loop.
-                            Ok(0) => break,
-                            Ok(n) => rest = &rest[n..],
-                            Err(e) => {
-                                written = Err(e);
-                                break;
-                            }
-                        }
-                    }
-                    let closed = core.close(fd);
-                    written.and(closed).map(|()| rest.is_empty())
-                });
-            let whole = placed.map_err(|e| {
-                CliError::new(
-                    Code::Failure,
-                    format!("key {key} cannot be a file in the mounted tree: {e}"),
-                )
+        copied = crate::open_url(url)?.copy_into_tree(&tree).map_err(|e| {
+            CliError::from(e)
                 .hint("a store holding both `a` and `a/b` cannot be shown as one directory tree")
-            })?;
-            if !whole {
-                return Err(CliError::new(
-                    Code::Failure,
-                    format!("key {key}: the core accepted only part of its bytes"),
-                ));
-            }
-            copied += 1;
-        }
+        })?;
     }
     let options = memory_fs_fuse::MountOptions {
         read_only: args.read_only,
@@ -809,7 +735,7 @@ fn mount(cli: &Cli, args: &MountArgs) -> Result {
         );
     }
     let signal =
-        memory_fs_fuse::mount_until_interrupted(core, &args.dir, &options).map_err(|e| {
+        memory_fs_fuse::mount_until_interrupted(tree, &args.dir, &options).map_err(|e| {
             CliError::new(Code::Failure, e.to_string()).hint("is something already mounted there?")
         })?;
     if cli.json {
@@ -830,41 +756,36 @@ const DEMO_README: &str = "# Memory-FS\n\nOne typed file API over memory, disk, 
 fn demo(cli: &Cli) -> Result {
     let fs = cli.open()?;
     let readme = std::fs::read_to_string("README.md").unwrap_or_else(|_| DEMO_README.to_owned());
-    let file = fs.file_at(
-        "readme",
-        FileType::markdown(),
-        [PathHandler::latest(), PathHandler::versioned()],
-    )?;
-    save_content(&file, readme.as_bytes())?;
-    file.add_tags(["docs", "demo"])
-        .map_err(memory_fs::Error::from)?;
-    let settings = fs.file_at("settings", FileType::json(), [PathHandler::latest()])?;
-    save_content(
-        &settings,
-        br#"{"theme": "dark", "language": "en", "retries": 3}"#,
-    )?;
-    let pixel = fs.file_at("pixel", FileType::png(), [PathHandler::custom("images")])?;
-    save_content(&pixel, &demo_png())?;
+    let id = |s: &str| FileId::new(s).map_err(memory_fs::Error::from);
+    let readme_spec = FileSpec::new(id("readme")?, FileType::markdown())
+        .handlers([PathHandler::latest(), PathHandler::versioned()]);
+    let settings =
+        FileSpec::new(id("settings")?, FileType::json()).handlers([PathHandler::latest()]);
+    let pixel =
+        FileSpec::new(id("pixel")?, FileType::png()).handlers([PathHandler::custom("images")]);
+    let png = demo_png();
+    let settings_value = json!({"theme": "dark", "language": "en", "retries": 3});
+    fs.transaction(|tx| {
+        tx.save(&readme_spec, Content::Text(&readme))?
+            .save(&settings, Content::Json(&settings_value))?
+            .save(&pixel, Content::Bytes(&png))?;
+        tx.add_tags(readme_spec.id(), ["docs", "demo"]);
+        Ok(())
+    })?;
     if !cli.json {
         output::line(&format!(
             "saved readme, settings and pixel in {}\n",
             cli.store
         ))?;
     }
-    ls(
-        cli,
-        &LsArgs {
-            prefix: None,
-            raw: false,
-        },
-    )?;
+    ls(cli, &LsArgs::default())?;
     if !cli.json {
         output::line("")?;
         output::line(
             "next: memory-fs info readme | memory-fs versions readme | memory-fs load settings",
         )?;
         output::line(
-            "      memory-fs ls --raw | memory-fs verify | memory-fs cp --to file:backup",
+            "      memory-fs ls --tag docs | memory-fs verify | memory-fs cp --to file:backup",
         )?;
     }
     Ok(())

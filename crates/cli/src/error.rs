@@ -73,36 +73,53 @@ impl fmt::Display for CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         let message = e.to_string();
-        match &e {
-            Error::UnknownScheme { .. } | Error::InvalidUrl { .. } => Self::usage(message)
-                .hint("store URLs: memory://, file:///abs/dir, file:rel/dir, sqlite://file.db, sqlite::memory:, s3://bucket/prefix?endpoint=URL"),
-            Error::FeatureDisabled { .. } => Self::usage(message),
-            Error::Open { .. } => Self::new(Code::Failure, message)
-                .hint("check the path or endpoint, and for s3:// the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables"),
-            Error::NotFound { .. } => {
-                Self::not_found(message).hint("`memory-fs ls` lists the ids in this store")
+        let code = match e.kind() {
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::InvalidInput | ErrorKind::Unsupported | ErrorKind::AlreadyExists => {
+                Code::Usage
             }
-            Error::InvalidPath(_) => Self::usage(message),
-            Error::File(file) => Self::from_file(file, message),
-            _ => Self::new(Code::Failure, message),
+            ErrorKind::Integrity => Code::Integrity,
+            _ => Code::Failure,
+        };
+        let hint = match &e {
+            Error::UnknownScheme { .. } | Error::InvalidUrl { .. } => Some(
+                "store URLs: memory://, file:///abs/dir, file:rel/dir, sqlite://file.db, sqlite::memory:, s3://bucket/prefix?endpoint=URL",
+            ),
+            Error::Open { .. } => Some(
+                "check the path or endpoint, and for s3:// the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables",
+            ),
+            Error::NotFound { .. } => Some(
+                "`memory-fs ls` lists the ids in this store; `memory-fs reindex` adds files another program wrote",
+            ),
+            Error::File(FileError::Encoding { .. } | FileError::Serialization { .. }) => Some(
+                "the input does not fit the file type; pass another --type (binary takes any bytes)",
+            ),
+            Error::File(FileError::CorruptConfig { .. } | FileError::CorruptMetadata { .. }) => {
+                Some(
+                    "`memory-fs verify` names every damaged key; `memory-fs ls --raw` shows the keys",
+                )
+            }
+            Error::File(FileError::CorruptRecord { .. }) => {
+                Some("`memory-fs reindex` rebuilds the records from the configs")
+            }
+            Error::File(FileError::HashMismatch { .. }) => {
+                Some("`memory-fs verify` checks every file of the store")
+            }
+            _ if e.kind() == ErrorKind::Busy => {
+                Some("another writer is changing the file: try again")
+            }
+            _ => None,
+        };
+        let err = Self::new(code, message);
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
         }
     }
 }
 
-impl CliError {
-    fn from_file(e: &FileError, message: String) -> Self {
-        match e {
-            FileError::InvalidFileId { .. } | FileError::InvalidPath(_) => Self::usage(message),
-            FileError::Encoding { .. } | FileError::Serialization { .. } => Self::usage(message)
-                .hint("the input does not fit the file type; pass another --type (binary takes any bytes)"),
-            FileError::CorruptConfig { .. } | FileError::CorruptMetadata { .. } => {
-                Self::new(Code::Integrity, message)
-                    .hint("`memory-fs ls --raw` shows the keys; the corrupt one can be removed with the store's own tools")
-            }
-            FileError::HashMismatch { .. } => Self::new(Code::Integrity, message)
-                .hint("`memory-fs verify` checks every file of the store"),
-            FileError::Storage(s) if s.kind() == ErrorKind::InvalidPath => Self::usage(message),
-            _ => Self::new(Code::Failure, message),
-        }
+impl From<FileError> for CliError {
+    fn from(e: FileError) -> Self {
+        Error::from(e).into()
     }
 }

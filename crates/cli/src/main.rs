@@ -67,10 +67,13 @@ enum Command {
     Versions(IdArg),
     /// Delete a logical file (content, config and metadata in every folder).
     Rm(IdArg),
-    /// Copy every key of one store into another (for example sqlite:// to s3://).
+    /// Copy every logical file of one store into another (for example sqlite:// to s3://).
     Cp(CpArgs),
-    /// Re-hash every content and compare it with its metadata.
+    /// Check every file and key: hashes, configs, orphans, files the index does not know.
     Verify(VerifyArgs),
+    /// Rebuild the index from the configs (after another program, such as the Python
+    /// package, wrote files).
+    Reindex,
     /// Mount a fresh POSIX core through FUSE until interrupted (needs root and /dev/fuse).
     Mount(MountArgs),
     /// Save a few example files into the store and show them: a first tour.
@@ -131,13 +134,34 @@ struct LoadArgs {
     folder: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 struct LsArgs {
-    /// Only what lies under this key prefix.
+    /// Only files with a folder under this prefix (with --raw: keys under it).
     prefix: Option<String>,
     /// List physical keys and their sizes instead of logical files.
     #[arg(long)]
     raw: bool,
+    /// With --raw, also the keys the library keeps for itself (under .memory-fs/).
+    #[arg(long, requires = "raw")]
+    all: bool,
+    /// Only files tagged TAG; repeat for several (all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Only files of this type.
+    #[arg(long = "type", value_name = "TYPE")]
+    file_type: Option<String>,
+    /// Only files kept in this folder.
+    #[arg(long, value_name = "DIR")]
+    folder: Option<String>,
+    /// Only files saved at or after DATE (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only files saved before DATE.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only files whose user data has KEY equal to VALUE (JSON, or text); repeat for several.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    wheres: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,15 +178,23 @@ struct CpArgs {
     /// The source store (default: --store).
     #[arg(long, value_name = "URL")]
     from: Option<String>,
-    /// Copy only the keys under this prefix.
+    /// Copy only the files (with --raw: the keys) under this prefix.
     #[arg(long)]
     prefix: Option<String>,
+    /// Copy physical keys one by one instead of logical files (for stores that are
+    /// not logical files).
+    #[arg(long)]
+    raw: bool,
 }
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
-    /// Only the files under this key prefix.
+    /// Only the files and keys under this key prefix.
     prefix: Option<String>,
+    /// First re-hash file ID, making its stored content authoritative (after another
+    /// program rewrote it without its metadata, as the Python package's update() does).
+    #[arg(long, value_name = "ID")]
+    repair: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -180,12 +212,7 @@ struct MountArgs {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = e.exit_code();
-            // Help and version go to stdout; nothing useful can be done if that fails.
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(code).unwrap_or(Code::Usage as u8));
-        }
+        Err(e) => return usage_error(&e),
     };
     match commands::run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,6 +225,44 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+/// Help and version as clap prints them; a usage error as one `error:` line and a
+/// hint, like every other error.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        // Nothing useful can be done if standard output is gone.
+        let _ = e.print();
+        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            Code::Usage as u8
+        } else {
+            0
+        };
+        return ExitCode::from(code);
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(str::to_owned);
+    eprintln!("error: {first}");
+    match usage {
+        Some(usage) => eprintln!("hint: usage: {usage} (--help shows every option)"),
+        None => eprintln!("hint: memory-fs --help shows the commands"),
+    }
+    ExitCode::from(Code::Usage as u8)
 }
 
 impl Cli {

@@ -288,7 +288,7 @@ fn every_subcommand(env: &Env, store: Option<&str>) {
 
     // verify, then rm.
     let verified = run(&["verify", "--json"]).json();
-    assert_eq!(verified["checked"], 6);
+    assert_eq!(verified["checked"], 4, "four logical files");
     assert_eq!(verified["problems"], json!([]));
     let removed = run(&["rm", "notes", "--json"]).json();
     assert_eq!(removed["deleted"].as_array().expect("deleted").len(), 9);
@@ -377,7 +377,7 @@ fn every_subcommand_on_a_memory_store() {
             "--json",
         ])
         .json();
-    assert_eq!(copied["keys"], 0);
+    assert_eq!(copied["files"], 0);
 }
 
 #[test]
@@ -432,7 +432,7 @@ fn cp_between_every_pair_of_backends() {
         destinations.push(("memory", "memory://".into()));
         for (to_name, to) in &destinations {
             let report = env.ok(&["cp", "--from", from, "--to", to, "--json"]).json();
-            assert_eq!(report["keys"], 12, "{from_name} -> {to_name}");
+            assert_eq!(report["files"], 3, "{from_name} -> {to_name}");
             assert!(report["bytes"].as_u64().expect("bytes") > big.len() as u64);
             if *to_name == "memory" {
                 continue;
@@ -462,9 +462,22 @@ fn cp_between_every_pair_of_backends() {
         .ok(&["--store", &sources[1].1, "cp", "--to", "file:summary"])
         .text();
     assert!(
-        summary.starts_with("copied 12 keys (") && summary.contains(" to file:summary in "),
+        summary.starts_with("copied 3 files (") && summary.contains(" to file:summary in "),
         "{summary}"
     );
+    // `--raw` copies keys one by one.
+    let raw = env
+        .ok(&[
+            "--store",
+            &sources[1].1,
+            "cp",
+            "--raw",
+            "--to",
+            "file:raw",
+            "--json",
+        ])
+        .json();
+    assert_eq!(raw["keys"], 12);
 }
 
 #[test]
@@ -516,11 +529,54 @@ fn bad_input_gets_one_clear_line_and_the_right_exit_code() {
     );
     env.fails(&["save", "--type", "text"], 2);
     env.fails(&["load", "nothing"], 1);
-    // clap's own usage errors.
-    let run = env.run(&["save", "--path-handler", "sideways", "x"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert_eq!(env.run(&["frobnicate"]).code, 2);
+    // clap's own usage errors: one `error:` line and a hint, like every other error.
+    for args in [
+        &["save", "--path-handler", "sideways", "x"][..],
+        &["frobnicate"],
+        &["ls", "--since"],
+        &["load"],
+    ] {
+        let run = env.fails(args, 2);
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {}", run.stderr);
+        assert!(lines[1].starts_with("hint: "), "{args:?}: {}", run.stderr);
+    }
     assert_eq!(env.run(&[]).code, 2);
+    env.fails(&["ls", "--since", "yesterday"], 2);
+    env.fails(&["ls", "--where", "no-equals-sign"], 2);
+    // A closed standard input (or /dev/null) is not an empty file; an empty pipe is.
+    let empty_pipe = env.run_with(&["save", "--id", "empty", "--type", "text"], Some(b""));
+    assert_eq!(empty_pipe.code, 0, "{}", empty_pipe.stderr);
+    let null = env.fails(&["save", "--id", "null", "--type", "text"], 2);
+    assert!(
+        null.stderr.starts_with("error: standard input is closed"),
+        "{}",
+        null.stderr
+    );
+    let mut cmd = env.command(&["save", "--id", "closed", "--type", "text"]);
+    // SAFETY: runs in the child between fork and exec, and only closes a descriptor.
+    unsafe {
+        use std::os::unix::process::CommandExt as _;
+        cmd.pre_exec(|| {
+            if libc::close(0) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: standard input is closed"),
+        "{stderr}"
+    );
+    env.fails(&["load", "closed"], 1);
     let help = env.ok(&["--help"]).text();
     assert!(
         help.contains("Exit codes:") && help.contains("sqlite://memory-fs.db"),
@@ -539,7 +595,8 @@ fn a_corrupt_store_is_reported_not_read() {
     std::fs::write(env.path("s/latest/b.txt"), "wasp").expect("tamper");
     let e = env.fails(&["--store", "file:s", "load", "b"], 3);
     assert!(
-        e.stderr.contains("does not match its metadata"),
+        e.stderr.contains("was changed without its metadata")
+            && e.stderr.contains("verify --repair b"),
         "{}",
         e.stderr
     );
@@ -548,16 +605,28 @@ fn a_corrupt_store_is_reported_not_read() {
     let report = v.json();
     assert_eq!(report["problems"][0]["key"], "latest/b.txt");
     assert_eq!(env.run(&["--store", "file:s", "verify"]).code, 3);
-    // A config that is not JSON: listing fails with the key named; verify lists it.
+    // A config that is not JSON harms no other file: listing and loading go on, and
+    // verify names both problems.
     std::fs::write(env.path("s/latest/a.json.config"), "{garbage").expect("tamper");
-    let e = env.fails(&["--store", "file:s", "ls"], 3);
-    assert!(
-        e.stderr.contains("corrupt config latest/a.json.config"),
-        "{}",
-        e.stderr
+    let listed = env.ok(&["--store", "file:s", "ls", "--json"]).json();
+    assert_eq!(listed.as_array().expect("files").len(), 2);
+    assert_eq!(
+        env.ok(&["--store", "file:s", "load", "a"]).stdout,
+        b"{\n  \"k\": 1\n}"
     );
     let report = env.run(&["--store", "file:s", "verify", "--json"]).json();
-    assert_eq!(report["problems"].as_array().expect("problems").len(), 2);
+    assert_eq!(
+        report["problems"].as_array().expect("problems").len(),
+        2,
+        "{report}"
+    );
+    // Repairing b makes its content authoritative.
+    let repaired = env
+        .run(&["--store", "file:s", "verify", "--repair", "b", "--json"])
+        .json();
+    assert_eq!(repaired["repaired"], json!(["latest/b.txt.metadata"]));
+    assert_eq!(repaired["problems"].as_array().expect("problems").len(), 1);
+    assert_eq!(env.ok(&["--store", "file:s", "load", "b"]).stdout, b"wasp");
     // A database file that is not a database.
     std::fs::write(env.path("junk.db"), vec![b'x'; 4096]).expect("write");
     let e = env.fails(&["--store", "sqlite://junk.db", "ls"], 4);
@@ -580,75 +649,63 @@ fn count_files(dir: &Path) -> usize {
 
 #[test]
 fn an_interrupted_cp_loses_nothing_at_the_destination() {
+    use memory_fs::{FileId, FileSpec, FileType, MemoryFs, PathHandler};
     let env = Env::new();
+    let spec = |i: usize| {
+        FileSpec::new(
+            FileId::new(format!("item-{i:04}")).expect("id"),
+            FileType::text(),
+        )
+        .handlers([PathHandler::latest()])
+    };
     // A source of many small logical files, and a destination already holding some
-    // of the same keys with other bytes, and keys of its own.
-    let source = memory_fs::MemoryFs::open(&format!("sqlite://{}", env.path("src.db").display()))
-        .expect("src");
-    for i in 0..600 {
-        source
-            .file_at(
-                &format!("item-{i:04}"),
-                memory_fs::FileType::text(),
-                [memory_fs::PathHandler::latest()],
-            )
-            .expect("file")
-            .save_text(&format!("new content of item {i}\n").repeat(40))
+    // of the same files with other bytes, and a file of its own.
+    let src_url = format!("sqlite://{}", env.path("src.db").display());
+    let source = MemoryFs::open(&src_url).expect("src");
+    source
+        .transaction(|tx| {
+            for i in 0..600 {
+                let text = format!("new content of item {i}\n").repeat(40);
+                tx.save(&spec(i), memory_fs::Content::Text(&text))?;
+            }
+            Ok(())
+        })
+        .expect("fill the source");
+    let dest_dir = env.path("dest");
+    let dest_url = format!("file://{}", dest_dir.display());
+    let dest = MemoryFs::open(&dest_url).expect("dest");
+    for i in (0..600).step_by(50) {
+        dest.save()
+            .text(spec(i), "old destination content\n")
             .expect("save");
     }
-    let dest_dir = env.path("dest");
-    let dest = memory_fs::MemoryFs::open(&format!("file://{}", dest_dir.display())).expect("dest");
-    let mut before = Vec::new();
-    for i in (0..600).step_by(50) {
-        let f = dest
-            .file_at(
-                &format!("item-{i:04}"),
-                memory_fs::FileType::text(),
-                [memory_fs::PathHandler::latest()],
-            )
-            .expect("file");
-        f.save_text("old destination content\n").expect("save");
-        before.push(f);
-    }
-    let own = dest
-        .file("mine", memory_fs::FileType::json())
-        .expect("file");
-    own.save_json(&json!({"keep": true})).expect("save");
-    let old_bytes: Vec<(String, Vec<u8>)> = dest
-        .keys(None)
-        .expect("keys")
-        .into_iter()
-        .map(|k| {
-            let b = dest
-                .storage()
-                .file_bytes(&k)
-                .expect("read")
-                .expect("present");
-            (k.as_str().to_owned(), b)
-        })
+    let own = FileSpec::new(FileId::new("mine").expect("id"), FileType::json());
+    dest.save()
+        .json(&own, &json!({"keep": true}))
+        .expect("save");
+    let old: Vec<(String, Option<String>)> = dest
+        .list()
+        .expect("list")
+        .files
+        .iter()
+        .map(|f| (f.id().to_string(), f.load_text().expect("load")))
         .collect();
-    let new_bytes = |key: &str| {
+    let new_text = |id: &str| {
         source
-            .storage()
-            .file_bytes(&memory_fs::SafePath::new(key).expect("key"))
-            .expect("read")
+            .file(id)
+            .ok()
+            .and_then(|f| f.load_text().expect("load"))
     };
 
     let files_before = count_files(&dest_dir);
     let mut child = env
-        .command(&[
-            "--store",
-            &format!("sqlite://{}", env.path("src.db").display()),
-            "cp",
-            "--to",
-            &format!("file://{}", dest_dir.display()),
-        ])
+        .command(&["--store", &src_url, "cp", "--to", &dest_url])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn cp");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while count_files(&dest_dir) < files_before + 300 && Instant::now() < deadline {
+    while count_files(&dest_dir) < files_before + 600 && Instant::now() < deadline {
         if child.try_wait().expect("poll").is_some() {
             break;
         }
@@ -662,59 +719,43 @@ fn an_interrupted_cp_loses_nothing_at_the_destination() {
         count_files(&dest_dir)
     );
 
-    // Every key that was there is whole: its old bytes or the source's, nothing torn.
-    for (key, old) in &old_bytes {
+    // Every file that was there reads whole: its old content or the source's.
+    let dest = MemoryFs::open(&dest_url).expect("reopen");
+    for (id, was) in &old {
         let now = dest
-            .storage()
-            .file_bytes(&memory_fs::SafePath::new(key.as_str()).expect("key"))
-            .expect("read")
-            .unwrap_or_else(|| panic!("{key} was lost"));
-        assert!(
-            now == *old || Some(&now) == new_bytes(key).as_ref(),
-            "{key} is torn"
-        );
+            .file(id)
+            .expect("still there")
+            .load_text()
+            .expect("readable");
+        assert!(now == *was || now == new_text(id), "{id} is torn: {now:?}");
     }
-    // No partial or temporary file shows as a key.
-    for key in dest.keys(None).expect("keys") {
-        let here = dest
-            .storage()
-            .file_bytes(&key)
-            .expect("read")
-            .expect("present");
-        let from_source = new_bytes(key.as_str());
-        let was = old_bytes
-            .iter()
-            .find(|(k, _)| k == key.as_str())
-            .map(|(_, b)| b);
+    // Every file copied so far reads as the source's.
+    for file in dest.list().expect("list").files {
+        let id = file.id().to_string();
+        let now = file.load_text().expect("readable");
+        let was = old.iter().find(|(i, _)| *i == id).map(|(_, t)| t.clone());
         assert!(
-            Some(&here) == from_source.as_ref() || Some(&here) == was,
-            "{key} is neither old nor new"
+            now == new_text(&id) || Some(now.clone()) == was,
+            "{id}: {now:?}"
         );
     }
     // Running cp again completes the copy.
-    env.ok(&[
-        "--store",
-        &format!("sqlite://{}", env.path("src.db").display()),
-        "cp",
-        "--to",
-        &format!("file://{}", dest_dir.display()),
-    ]);
+    env.ok(&["--store", &src_url, "cp", "--to", &dest_url]);
     assert_eq!(
-        env.ok(&[
-            "--store",
-            &format!("file://{}", dest_dir.display()),
-            "verify",
-            "--json"
-        ])
-        .json()["problems"],
+        env.ok(&["--store", &dest_url, "verify", "--json"]).json()["problems"],
         json!([])
     );
-    assert_eq!(own.load_json().expect("load"), Some(json!({"keep": true})));
-    for f in before {
-        let in_source = source.file_for(f.config());
+    let dest = MemoryFs::open(&dest_url).expect("reopen");
+    assert_eq!(dest.list().expect("list").files.len(), 601);
+    assert_eq!(
+        dest.file("mine").expect("mine").load_json().expect("load"),
+        Some(json!({"keep": true}))
+    );
+    for i in (0..600).step_by(50) {
+        let id = format!("item-{i:04}");
         assert_eq!(
-            f.load_text().expect("load"),
-            in_source.load_text().expect("load")
+            dest.file(&id).expect("file").load_text().expect("load"),
+            new_text(&id)
         );
     }
 }

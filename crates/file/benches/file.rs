@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
-use memory_fs_file::{File, FileId, FileType, PathHandler};
+use memory_fs_file::{Content, File, FileId, FileSpec, FileType, PathHandler};
 use memory_fs_storage_memory::MemoryStorage;
 use serde_json::json;
 
@@ -23,15 +23,9 @@ fn main() {
         "address": {"city": "Lisboa", "zip": "1000-001", "country": "PT"},
         "note": "a small JSON document of about two hundred bytes"
     });
-    let json_file = File::builder(
-        storage.clone(),
-        FileId::new("bench-doc").expect("id"),
-        FileType::json(),
-    )
-    .handlers([PathHandler::latest()])
-    .build()
-    .expect("file");
-    json_file.save_json(&doc).expect("save");
+    let json_spec = FileSpec::new(FileId::new("bench-doc").expect("id"), FileType::json())
+        .handlers([PathHandler::latest()]);
+    let json_file = File::save(storage.clone(), &json_spec, Content::Json(&doc)).expect("save");
     let size = json_file.bytes().expect("bytes").map_or(0, |b| b.len());
     eprintln!("JSON content size: {size} bytes");
 
@@ -39,31 +33,33 @@ fn main() {
     g.sample_size(50);
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("save_json_210B", |b| {
-        b.iter(|| json_file.save_json(black_box(&doc)).expect("save"))
+        b.iter(|| {
+            File::save(storage.clone(), &json_spec, Content::Json(black_box(&doc))).expect("save")
+        })
     });
     g.bench_function("load_json_210B", |b| {
-        b.iter(|| json_file.load_json().expect("load"))
+        b.iter(|| {
+            File::open(storage.clone(), json_spec.id())
+                .expect("open")
+                .expect("saved")
+                .load_json()
+                .expect("load")
+        })
     });
     g.bench_function("exists", |b| b.iter(|| json_file.exists().expect("exists")));
     g.bench_function("delete", |b| {
         b.iter_batched(
-            || json_file.save_json(&doc).expect("save"),
-            |_| json_file.delete().expect("delete"),
+            || File::save(storage.clone(), &json_spec, Content::Json(&doc)).expect("save"),
+            |f| f.delete().expect("delete"),
             criterion::BatchSize::SmallInput,
         )
     });
     let big = vec![0x5au8; 16 << 20];
-    let bin = File::builder(
-        storage.clone(),
-        FileId::new("bench-bin").expect("id"),
-        FileType::binary(),
-    )
-    .handlers([PathHandler::latest()])
-    .build()
-    .expect("file");
+    let bin = FileSpec::new(FileId::new("bench-bin").expect("id"), FileType::binary())
+        .handlers([PathHandler::latest()]);
     g.sample_size(10);
     g.bench_function("save_binary_16MiB", |b| {
-        b.iter(|| bin.save_bytes(black_box(&big)).expect("save"))
+        b.iter(|| File::save(storage.clone(), &bin, Content::Bytes(black_box(&big))).expect("save"))
     });
     g.finish();
     c.final_summary();

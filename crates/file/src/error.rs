@@ -50,6 +50,78 @@ pub enum FileError {
         /// The parse error.
         detail: String,
     },
+    /// A stored record (the library's own index entry of a file) is damaged.
+    #[error(
+        "corrupt record {path}: {detail} (memory-fs reindex rebuilds records from the configs)"
+    )]
+    CorruptRecord {
+        /// The record's key.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The content was rewritten without its metadata: by another program (the
+    /// Python package's `update()` leaves the metadata stale) or by damage.
+    #[error(
+        "content {path} was changed without its metadata (hash {actual}, the metadata says {expected}): another program rewrote it — the Python package's update() leaves the metadata stale — or it is damaged; if the content is right, `memory-fs verify --repair {id}` re-hashes it"
+    )]
+    StaleMetadata {
+        /// The file's id.
+        id: String,
+        /// The content path.
+        path: String,
+        /// The hash in the metadata.
+        expected: String,
+        /// The hash of the stored bytes.
+        actual: String,
+    },
+    /// A create-if-absent found the file already there.
+    #[error("file {id:?} already exists")]
+    AlreadyExists {
+        /// The file's id.
+        id: String,
+    },
+    /// No logical file has this id (in the index).
+    #[error("no file with id {id:?} in this store")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// Another process is committing a change to the file and did not finish in time.
+    #[error("file {id:?} is being changed by process {pid} since {since_ms} ms; try again")]
+    Busy {
+        /// The file's id.
+        id: String,
+        /// The writer's process id.
+        pid: u32,
+        /// How long it has been writing.
+        since_ms: i64,
+    },
+    /// Other writers kept changing the file while a commit was retried.
+    #[error("file {id:?} changed under {attempts} attempts to commit; try again")]
+    Contended {
+        /// The file's id.
+        id: String,
+        /// How many times the commit was planned.
+        attempts: usize,
+    },
+    /// A commit did not finish; the store is left for recovery (the next write or
+    /// `verify --repair` finishes or undoes it).
+    #[error("the commit of {id:?} was interrupted: {reason}")]
+    Interrupted {
+        /// The file's id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A path handler cannot place this file.
+    #[error("cannot place {id:?}: {reason}")]
+    Placement {
+        /// The file's id.
+        id: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The content's MD5 prefix disagrees with its metadata.
     #[error(
         "content {path} does not match its metadata: hash {actual} where {expected} was recorded (File::bytes_unverified reads it anyway)"

@@ -1,566 +1,310 @@
-//! `File`: one logical file kept as config, content and metadata files on a storage.
+//! `File`: one logical file, found by id through its record — its placements, its
+//! versions, reading, editing, deleting, verifying and copying it — and the saves that
+//! make one.
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use md5::{Digest as _, Md5};
 use memory_fs_storage::{SafePath, Storage};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
+use crate::commit;
+use crate::content::{saved_bytes, stored_json};
+use crate::layout::{FolderKeys, version_of};
+use crate::plan::{self, Create};
 use crate::{
-    Clock, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileType, HandlerKind,
-    PathHandler, Result, Serialization, SystemClock, python_json,
+    Clock, Content, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileRecord,
+    FileSpec, Result, SystemClock, content_hash,
 };
 
-/// What [`File::info`] reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A summary of a logical file, from its record alone.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FileInfo {
-    /// Whether the content exists (by the exists strategy).
-    pub exists: bool,
-    /// Content size from the metadata.
-    pub size: Option<u64>,
-    /// Content hash from the metadata.
-    pub content_hash: Option<String>,
-    /// Save time from the metadata (ms since the epoch).
-    pub timestamp: Option<i64>,
-    /// The type's MIME content type.
-    pub content_type: String,
-    /// Every key of the file.
-    pub paths: Vec<SafePath>,
+    /// The id.
+    pub id: FileId,
+    /// The config of the last save (type, key, strategy, its folders).
+    pub config: FileConfig,
+    /// The metadata of the last save (its first folder's).
+    pub metadata: Option<FileMetadata>,
+    /// Every folder holding the file, version folders last.
+    pub folders: Vec<String>,
+    /// The versions held, ascending.
+    pub versions: Vec<u32>,
+    /// Every key of the file, sorted.
+    pub keys: Vec<SafePath>,
 }
 
-/// What [`File::delete`] removed.
+/// What a delete removed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeleteReport {
-    /// The keys that existed and were deleted, sorted.
+    /// The keys of the file that were deleted, sorted.
     pub deleted: Vec<SafePath>,
 }
 
-/// Content at least this large is hashed on two threads (MD5 beside SHA-256).
-const PARALLEL_HASH_MIN: usize = 1 << 20;
-
-/// First 10 hex characters of the MD5 of `bytes`: the Python package's content hash.
-pub fn content_hash(bytes: &[u8]) -> String {
-    let digest = Md5::digest(bytes);
-    hex::encode(&digest[..5])
+/// One problem [`File::verify`] found, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key (or record) concerned.
+    pub key: String,
+    /// What is wrong, in words.
+    pub problem: String,
 }
 
-/// SHA-256 (hex) over the previous chain hash (as its hex text, empty for the first
-/// version) followed by the content.
-pub fn chain_hash(previous: Option<&str>, content: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(previous.unwrap_or("").as_bytes());
-    h.update(content);
-    hex::encode(h.finalize())
-}
-
-/// Options for [`File`] beyond id and type.
-#[derive(Debug, Clone)]
-pub struct FileBuilder {
-    storage: Arc<dyn Storage>,
-    id: FileId,
-    file_type: FileType,
-    key: String,
-    handlers: Vec<PathHandler>,
-    strategy: ExistsStrategy,
-    clock: Arc<dyn Clock>,
-}
-
-impl FileBuilder {
-    /// Where the file lives (no handler: at the storage root).
-    pub fn handlers<I: IntoIterator<Item = PathHandler>>(mut self, handlers: I) -> Self {
-        self.handlers = handlers.into_iter().collect();
-        self
-    }
-
-    /// The file key (used by [`PathHandler::key_based`]).
-    pub fn key(mut self, key: impl Into<String>) -> Self {
-        self.key = key.into();
-        self
-    }
-
-    /// How `exists` decides across paths.
-    pub fn exists_strategy(mut self, strategy: ExistsStrategy) -> Self {
-        self.strategy = strategy;
-        self
-    }
-
-    /// The clock for metadata timestamps and temporal paths.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Resolves the handlers to folders (reading storage for `versioned()`) and
-    /// returns the file.
-    ///
-    /// # Errors
-    /// A storage error while looking for existing versions.
-    pub fn build(self) -> Result<File> {
-        let now = self.clock.now_ms();
-        let mut paths = Vec::with_capacity(self.handlers.len());
-        for handler in &self.handlers {
-            let version = match handler.kind {
-                HandlerKind::Versioned { version: None } => next_version(
-                    &*self.storage,
-                    handler,
-                    &self.id,
-                    &self.file_type,
-                    &self.key,
-                    now,
-                )?,
-                _ => 1,
-            };
-            paths.push(handler.folder(&self.id, &self.key, now, version));
-        }
-        let config = FileConfig {
-            exists_strategy: self.strategy,
-            file_id: self.id,
-            file_key: self.key,
-            file_paths: paths,
-            file_type: self.file_type,
-        };
-        Ok(File {
-            storage: self.storage,
-            config,
-            clock: self.clock,
-        })
-    }
-}
-
-/// The smallest version `n` such that `v<n>` does not hold this file yet.
-fn next_version(
-    storage: &dyn Storage,
-    handler: &PathHandler,
-    id: &FileId,
-    ty: &FileType,
-    key: &str,
-    now: i64,
-) -> Result<u32> {
-    let mut n = 1;
-    loop {
-        let folder = handler.folder(id, key, now, n);
-        let content = join(&folder, &content_name(id, ty))?;
-        if !storage.file_exists(&content)? {
-            return Ok(n);
-        }
-        n += 1;
-    }
-}
-
-fn content_name(id: &FileId, ty: &FileType) -> String {
-    if ty.file_extension.is_empty() {
-        id.to_string()
-    } else {
-        format!("{id}.{}", ty.file_extension)
-    }
-}
-
-fn join(folder: &str, name: &str) -> Result<SafePath> {
-    Ok(if folder.is_empty() {
-        SafePath::new(name)?
-    } else {
-        SafePath::new(format!("{folder}/{name}"))?
-    })
-}
-
-/// A logical file: content, metadata and config files at one or several folders of a
-/// storage, in the Python `memory-fs` layout (`<folder>/<id>.<ext>`, `.config`,
-/// `.metadata`).
+/// A logical file: an id with its placements (folders), versions and history, found
+/// through its record in the store.
+///
+/// A `File` is a snapshot of the record as it was read; reads go to the keys it names,
+/// changes go through a commit (and return the file as it is after).
 ///
 /// ```
 /// use std::sync::Arc;
-/// use memory_fs_file::{File, FileId, FileType, PathHandler};
+/// use memory_fs_file::{Content, File, FileId, FileSpec, FileType, PathHandler};
 /// use memory_fs_storage_memory::MemoryStorage;
 ///
 /// let storage = Arc::new(MemoryStorage::new());
-/// let file = File::builder(storage, FileId::new("report")?, FileType::json())
-///     .handlers([PathHandler::latest()])
-///     .build()?;
-/// file.save_json(&serde_json::json!({"total": 3}))?;
-/// assert_eq!(file.load_json()?, Some(serde_json::json!({"total": 3})));
-/// assert_eq!(file.metadata()?.map(|m| m.content_size), Some(16));
+/// let spec = FileSpec::new(FileId::new("report")?, FileType::json())
+///     .handlers([PathHandler::latest()]);
+/// let json = serde_json::json!({"total": 3});
+/// File::save(storage.clone(), &spec, Content::Json(&json))?;
+/// let file = File::open(storage, &FileId::new("report")?)?.expect("saved");
+/// assert_eq!(file.load_json()?, Some(json));
+/// assert_eq!(file.metadata().map(|m| m.content_size), Some(16));
 /// # Ok::<(), memory_fs_file::FileError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct File {
     storage: Arc<dyn Storage>,
-    config: FileConfig,
     clock: Arc<dyn Clock>,
+    record: FileRecord,
 }
 
 impl File {
-    /// Starts a file with the system clock, no key, no handlers (storage root) and the
-    /// `First` exists strategy.
-    pub fn builder(storage: Arc<dyn Storage>, id: FileId, file_type: FileType) -> FileBuilder {
-        FileBuilder {
+    /// The file `id`, from its record, or `None` when the store has no record of it.
+    /// Reads one key; a commit in flight is not waited for (reads see the file as it
+    /// was before or as it is after).
+    ///
+    /// # Errors
+    /// [`FileError::CorruptRecord`]; storage errors.
+    pub fn open(storage: Arc<dyn Storage>, id: &FileId) -> Result<Option<Self>> {
+        let read = commit::read_record(&*storage, id)?;
+        Ok(read.record.map(|record| Self {
             storage,
-            id,
-            file_type,
-            key: String::new(),
-            handlers: Vec::new(),
-            strategy: ExistsStrategy::First,
             clock: Arc::new(SystemClock),
-        }
+            record,
+        }))
     }
 
-    /// A file from a config (for example one read back from storage).
-    pub fn from_config(storage: Arc<dyn Storage>, config: FileConfig) -> Self {
-        Self {
-            storage,
-            config,
-            clock: Arc::new(SystemClock),
-        }
+    /// Saves `content` as the file `spec` describes (creating it or adding a new save),
+    /// in one commit, and returns the file after.
+    ///
+    /// # Errors
+    /// Serialization, encoding and storage errors; [`FileError::Contended`] when other
+    /// writers kept changing the file. On any error the file reads as before.
+    pub fn save(storage: Arc<dyn Storage>, spec: &FileSpec, content: Content<'_>) -> Result<Self> {
+        Self::save_with_clock(storage, Arc::new(SystemClock), spec, content)
     }
 
-    /// The same file with another clock.
+    /// [`save`](Self::save) with `clock` for metadata timestamps and temporal folders.
+    ///
+    /// # Errors
+    /// As [`save`](Self::save).
+    pub fn save_with_clock(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        spec: &FileSpec,
+        content: Content<'_>,
+    ) -> Result<Self> {
+        let stored = content.stored(spec.id(), spec.file_type())?;
+        let record = plan::commit_one(&*storage, &*clock, spec.id(), |before, attempt| {
+            plan::save(&*storage, &*clock, before, spec, &stored, attempt, None)
+        })?;
+        Self::after(storage, clock, spec.id(), record)
+    }
+
+    /// Creates the file `spec` describes only if the store has no file of that id:
+    /// its config only, its content (and metadata) only, or both — the seed's
+    /// `create`, `create__content` and `create__both`.
+    ///
+    /// # Errors
+    /// [`FileError::AlreadyExists`] when the id is taken (nothing is written); as
+    /// [`save`](Self::save).
+    pub fn create(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        spec: &FileSpec,
+        what: Create<'_>,
+    ) -> Result<Self> {
+        let stored = match what {
+            Create::Config => None,
+            Create::Content(c) | Create::Both(c) => Some(c.stored(spec.id(), spec.file_type())?),
+        };
+        let mode = what.mode();
+        let record = plan::commit_one(&*storage, &*clock, spec.id(), |before, attempt| {
+            if before.is_some() {
+                return Err(FileError::AlreadyExists {
+                    id: spec.id().to_string(),
+                });
+            }
+            plan::save(
+                &*storage,
+                &*clock,
+                None,
+                spec,
+                stored.as_deref().unwrap_or_default(),
+                attempt,
+                Some(mode),
+            )
+        })?;
+        Self::after(storage, clock, spec.id(), record)
+    }
+
+    /// Writes `record` as the record of a file already stored (what a reindex of a
+    /// store another program wrote does), unless the store's record says the same.
+    /// Returns the file.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn index(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        record: &FileRecord,
+    ) -> Result<Self> {
+        let id = record.id().clone();
+        let after = plan::commit_one(&*storage, &*clock, &id, |before, _| {
+            if before.is_some_and(|b| b.same_content(record)) {
+                return Ok(None);
+            }
+            Ok(Some(plan::index(before, record)))
+        })?;
+        Self::after(storage, clock, &id, after)
+    }
+
+    /// Removes the record of a file whose keys are all gone (no key is touched).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn unindex(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, id: &FileId) -> Result<()> {
+        plan::commit_one(&*storage, &*clock, id, |before, _| {
+            Ok(before.map(plan::unindex))
+        })?;
+        Ok(())
+    }
+
+    fn after(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        id: &FileId,
+        record: Option<FileRecord>,
+    ) -> Result<Self> {
+        let record = record.ok_or_else(|| FileError::NotFound { id: id.to_string() })?;
+        Ok(Self {
+            storage,
+            clock,
+            record,
+        })
+    }
+
+    /// The same file with `clock` for the changes made through it.
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// The file's config.
+    /// The id.
+    pub fn id(&self) -> &FileId {
+        self.record.id()
+    }
+
+    /// The config of the last save.
     pub fn config(&self) -> &FileConfig {
-        &self.config
+        &self.record.head.config
     }
 
-    fn folders(&self) -> Vec<&str> {
-        if self.config.file_paths.is_empty() {
-            vec![""]
-        } else {
-            self.config.file_paths.iter().map(String::as_str).collect()
+    /// The record this file was read from.
+    pub fn record(&self) -> &FileRecord {
+        &self.record
+    }
+
+    /// The storage it lives on.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The metadata of the last save (its first folder's).
+    pub fn metadata(&self) -> Option<&FileMetadata> {
+        self.record.head.first_metadata()
+    }
+
+    /// A summary, from the record alone (no storage request).
+    pub fn info(&self) -> FileInfo {
+        FileInfo {
+            id: self.id().clone(),
+            config: self.config().clone(),
+            metadata: self.metadata().cloned(),
+            folders: self.record.all_folders(),
+            versions: self.versions(),
+            keys: self.record.keys().unwrap_or_default(),
         }
     }
 
-    fn name(&self) -> String {
-        content_name(&self.config.file_id, &self.config.file_type)
+    /// The versions held, ascending (empty without a versioned folder).
+    pub fn versions(&self) -> Vec<u32> {
+        self.record
+            .versions
+            .as_ref()
+            .map(|v| v.numbers.clone())
+            .unwrap_or_default()
     }
 
-    /// The content key at every folder, in folder order.
-    ///
-    /// # Errors
-    /// [`FileError::InvalidPath`] if a folder makes an invalid key.
-    pub fn content_paths(&self) -> Result<Vec<SafePath>> {
-        let name = self.name();
-        self.folders().into_iter().map(|f| join(f, &name)).collect()
-    }
+    // ----- reading ---------------------------------------------------------------------
 
-    /// The metadata key at every folder (none for content-only types).
-    ///
-    /// # Errors
-    /// As [`content_paths`](Self::content_paths).
-    pub fn metadata_paths(&self) -> Result<Vec<SafePath>> {
-        self.suffixed("metadata")
-    }
-
-    /// The config key at every folder (none for content-only types).
-    ///
-    /// # Errors
-    /// As [`content_paths`](Self::content_paths).
-    pub fn config_paths(&self) -> Result<Vec<SafePath>> {
-        self.suffixed("config")
-    }
-
-    fn suffixed(&self, ext: &str) -> Result<Vec<SafePath>> {
-        if self.config.file_type.content_only() {
-            return Ok(Vec::new());
+    fn head(&self) -> Reader<'_> {
+        Reader {
+            storage: &*self.storage,
+            config: &self.record.head.config,
+            expected: Some(&self.record.head.metadata),
+            before: self
+                .record
+                .pending
+                .as_ref()
+                .and_then(|p| p.previous.as_deref()),
         }
-        let name = format!("{}.{ext}", self.name());
-        self.folders().into_iter().map(|f| join(f, &name)).collect()
-    }
-
-    /// Every key of the file, sorted.
-    ///
-    /// # Errors
-    /// As [`content_paths`](Self::content_paths).
-    pub fn paths(&self) -> Result<Vec<SafePath>> {
-        let mut all = self.content_paths()?;
-        all.extend(self.config_paths()?);
-        all.extend(self.metadata_paths()?);
-        all.sort();
-        Ok(all)
     }
 
     /// Whether the content exists, as the exists strategy decides.
     ///
     /// # Errors
-    /// A storage error.
-    pub fn exists(&self) -> Result<bool> {
-        let paths = self.content_paths()?;
-        Ok(match self.config.exists_strategy {
-            ExistsStrategy::First => match paths.first() {
-                Some(p) => self.storage.file_exists(p)?,
-                None => false,
-            },
-            ExistsStrategy::Any => {
-                for p in &paths {
-                    if self.storage.file_exists(p)? {
-                        return Ok(true);
-                    }
-                }
-                false
-            }
-            ExistsStrategy::All => {
-                for p in &paths {
-                    if !self.storage.file_exists(p)? {
-                        return Ok(false);
-                    }
-                }
-                !paths.is_empty()
-            }
-        })
-    }
-
-    // ----- saving ----------------------------------------------------------------------
-
-    /// Saves JSON content (`json`, `type_safe` serializations).
-    ///
-    /// # Errors
-    /// [`FileError::Serialization`] for a type that does not hold JSON; encoding and
-    /// storage errors.
-    pub fn save_json(&self, value: &Value) -> Result<Vec<SafePath>> {
-        match self.config.file_type.serialization {
-            Serialization::Json | Serialization::TypeSafe => {
-                let bytes = self.config.file_type.encode_text(&python_json(value, 2))?;
-                self.save_raw(&bytes)
-            }
-            other => Err(self.mismatch("JSON", other)),
-        }
-    }
-
-    /// Saves any serde value as JSON content.
-    ///
-    /// # Errors
-    /// As [`save_json`](Self::save_json), and [`FileError::Serialization`] if the value
-    /// cannot be represented as JSON.
-    pub fn save_typed<T: Serialize>(&self, value: &T) -> Result<Vec<SafePath>> {
-        let value = serde_json::to_value(value).map_err(|e| FileError::Serialization {
-            action: "serialize",
-            path: self.config.file_id.to_string(),
-            detail: e.to_string(),
-        })?;
-        self.save_json(&value)
-    }
-
-    /// Saves text content (`string` serialization), in the type's encoding.
-    ///
-    /// # Errors
-    /// [`FileError::Serialization`] for a type that does not hold text;
-    /// [`FileError::Encoding`] for text the encoding cannot hold.
-    pub fn save_text(&self, text: &str) -> Result<Vec<SafePath>> {
-        match self.config.file_type.serialization {
-            Serialization::String => {
-                let bytes = self.config.file_type.encode_text(text)?;
-                self.save_raw(&bytes)
-            }
-            other => Err(self.mismatch("text", other)),
-        }
-    }
-
-    /// Saves bytes (`binary` as they are, `base64` as base64 text).
-    ///
-    /// # Errors
-    /// [`FileError::Serialization`] for a type that does not hold bytes.
-    pub fn save_bytes(&self, bytes: &[u8]) -> Result<Vec<SafePath>> {
-        match self.config.file_type.serialization {
-            Serialization::Binary => self.save_raw(bytes),
-            Serialization::Base64 => self.save_raw(
-                base64::engine::general_purpose::STANDARD
-                    .encode(bytes)
-                    .as_bytes(),
-            ),
-            other => Err(self.mismatch("bytes", other)),
-        }
-    }
-
-    fn mismatch(&self, given: &str, serialization: Serialization) -> FileError {
-        FileError::Serialization {
-            action: "serialize",
-            path: self.config.file_id.to_string(),
-            detail: format!(
-                "a {} file ({serialization:?} serialization) does not take {given}",
-                self.config.file_type.name
-            ),
-        }
-    }
-
-    /// Writes stored bytes at every folder: content first, then metadata (always
-    /// rewritten), then the config where it is missing. Returns every key written or
-    /// kept, sorted.
-    ///
-    /// # Errors
-    /// Storage errors; a failure leaves earlier folders saved.
-    pub fn save_raw(&self, content: &[u8]) -> Result<Vec<SafePath>> {
-        let now = self.clock.now_ms();
-        let contents = self.content_paths()?;
-        let metas = self.metadata_paths()?;
-        let configs = self.config_paths()?;
-        let config_json = self.config.to_json();
-        std::thread::scope(|scope| {
-            // MD5 (the format's content hash) is computed once, and for large content on
-            // a second thread while the content is written and the chain hash computed.
-            let parallel = (content.len() >= PARALLEL_HASH_MIN && !metas.is_empty())
-                .then(|| scope.spawn(|| content_hash(content)));
-            let mut md5: Option<String> = None;
-            let mut parallel = parallel;
-            for (i, content_path) in contents.iter().enumerate() {
-                self.storage.file_save(content_path, content)?;
-                let Some(meta_path) = metas.get(i) else {
-                    continue;
-                };
-                let previous = self.read_metadata(meta_path)?;
-                let (prev_path, prev_chain) = self.previous_version(i, previous.as_ref())?;
-                let chain = chain_hash(prev_chain.as_deref(), content);
-                let hash = match &md5 {
-                    Some(h) => h.clone(),
-                    None => {
-                        let h = match parallel.take() {
-                            Some(handle) => handle.join().unwrap_or_else(|_| content_hash(content)),
-                            None => content_hash(content),
-                        };
-                        md5 = Some(h.clone());
-                        h
-                    }
-                };
-                let metadata = FileMetadata {
-                    content_hash: hash,
-                    chain_hash: Some(chain),
-                    previous_version_path: prev_path,
-                    content_size: content.len() as u64,
-                    tags: previous
-                        .as_ref()
-                        .map(|m| m.tags.clone())
-                        .unwrap_or_default(),
-                    timestamp: now,
-                    data: previous.map(|m| m.data).unwrap_or_default(),
-                };
-                self.storage
-                    .file_save(meta_path, metadata.to_json().as_bytes())?;
-                if let Some(config_path) = configs.get(i)
-                    && !self.storage.file_exists(config_path)?
-                {
-                    self.storage
-                        .file_save(config_path, config_json.as_bytes())?;
-                }
-            }
-            Ok::<(), FileError>(())
-        })?;
-        self.paths()
-    }
-
-    /// The previous version of folder `i`: for a `v<N>` folder with `v<N-1>` present,
-    /// that version's content path and chain hash; otherwise this folder's own last
-    /// save.
-    fn previous_version(
-        &self,
-        i: usize,
-        here: Option<&FileMetadata>,
-    ) -> Result<(Option<String>, Option<String>)> {
-        let folder = self.folders()[i];
-        let last = folder.rsplit('/').next().unwrap_or("");
-        if let Some(n) = last
-            .strip_prefix('v')
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|n| *n > 1)
-        {
-            let base = &folder[..folder.len() - last.len()];
-            let prev_folder = format!("{base}v{}", n - 1);
-            let prev_content = join(&prev_folder, &self.name())?;
-            let prev_meta = join(&prev_folder, &format!("{}.metadata", self.name()))?;
-            if let Some(meta) = self.read_metadata(&prev_meta)? {
-                let chain = meta.chain_hash.clone().unwrap_or(meta.content_hash);
-                return Ok((Some(prev_content.to_string()), Some(chain)));
-            }
-        }
-        Ok((None, here.and_then(|m| m.chain_hash.clone())))
-    }
-
-    fn read_metadata(&self, path: &SafePath) -> Result<Option<FileMetadata>> {
-        match self.storage.file_bytes(path)? {
-            Some(bytes) => FileMetadata::from_json(path.as_str(), &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    // ----- loading ---------------------------------------------------------------------
-
-    /// The metadata at the first folder that has it.
-    ///
-    /// # Errors
-    /// [`FileError::CorruptMetadata`]; storage errors.
-    pub fn metadata(&self) -> Result<Option<FileMetadata>> {
-        for path in self.metadata_paths()? {
-            if let Some(m) = self.read_metadata(&path)? {
-                return Ok(Some(m));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The stored content bytes at the first folder that has them, checked against
-    /// that folder's metadata (when there is metadata).
-    ///
-    /// # Errors
-    /// [`FileError::HashMismatch`] naming the path when the content disagrees with its
-    /// metadata; storage errors.
-    pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
-        self.load_raw(true)
-    }
-
-    /// The stored content bytes without checking them against the metadata.
-    ///
-    /// # Errors
     /// Storage errors.
-    pub fn bytes_unverified(&self) -> Result<Option<Vec<u8>>> {
-        self.load_raw(false)
+    pub fn exists(&self) -> Result<bool> {
+        self.head().exists()
     }
 
-    fn load_raw(&self, verify: bool) -> Result<Option<Vec<u8>>> {
-        let metas = self.metadata_paths()?;
-        for (i, path) in self.content_paths()?.iter().enumerate() {
-            let Some(content) = self.storage.file_bytes(path)? else {
-                continue;
-            };
-            if verify
-                && let Some(meta) = metas
-                    .get(i)
-                    .map(|m| self.read_metadata(m))
-                    .transpose()?
-                    .flatten()
-            {
-                let actual = content_hash(&content);
-                if actual != meta.content_hash || content.len() as u64 != meta.content_size {
-                    return Err(FileError::HashMismatch {
-                        path: path.to_string(),
-                        expected: meta.content_hash,
-                        actual,
-                    });
-                }
-            }
-            return Ok(Some(content));
-        }
-        Ok(None)
+    /// The stored content bytes, checked against the metadata of their folder.
+    ///
+    /// # Errors
+    /// [`FileError::StaleMetadata`] when the content was rewritten without its
+    /// metadata, [`FileError::HashMismatch`] when it disagrees with it otherwise;
+    /// storage errors.
+    pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.head().bytes()
+    }
+
+    /// The content as the bytes that were saved (base64 decoded for `base64` types).
+    ///
+    /// # Errors
+    /// As [`bytes`](Self::bytes), and [`FileError::Serialization`] for bad base64.
+    pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.head().load_bytes()
     }
 
     /// The content as JSON.
     ///
     /// # Errors
-    /// [`FileError::Serialization`] if it is not JSON; as [`bytes`](Self::bytes).
+    /// As [`bytes`](Self::bytes), and [`FileError::Serialization`] if it is not JSON.
     pub fn load_json(&self) -> Result<Option<Value>> {
-        let Some(bytes) = self.bytes()? else {
-            return Ok(None);
-        };
-        let text = self.config.file_type.decode_text(&bytes)?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| FileError::Serialization {
-                action: "deserialize",
-                path: self.first_content_path(),
-                detail: e.to_string(),
-            })
+        self.head().load_json()
     }
 
     /// The content as a typed value.
@@ -569,78 +313,73 @@ impl File {
     /// As [`load_json`](Self::load_json), and [`FileError::Serialization`] if the JSON
     /// does not fit `T`.
     pub fn load_typed<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        let Some(value) = self.load_json()? else {
-            return Ok(None);
-        };
-        serde_json::from_value(value)
-            .map(Some)
-            .map_err(|e| FileError::Serialization {
-                action: "deserialize",
-                path: self.first_content_path(),
-                detail: e.to_string(),
-            })
+        self.head().load_typed()
     }
 
     /// The content as text, decoded with the type's encoding.
     ///
     /// # Errors
-    /// [`FileError::Encoding`]; as [`bytes`](Self::bytes).
+    /// As [`bytes`](Self::bytes), and [`FileError::Encoding`].
     pub fn load_text(&self) -> Result<Option<String>> {
-        self.bytes()?
-            .map(|b| self.config.file_type.decode_text(&b))
-            .transpose()
+        self.head().load_text()
     }
 
-    /// The content as the bytes that were saved (base64 decoded for `base64` types).
+    /// Version `n`, if the file holds it.
     ///
     /// # Errors
-    /// [`FileError::Serialization`] for invalid base64; as [`bytes`](Self::bytes).
-    pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
-        let Some(bytes) = self.bytes()? else {
+    /// A corrupt metadata file of that version; storage errors.
+    pub fn version(&self, n: u32) -> Result<Option<FileVersion>> {
+        let Some(versions) = &self.record.versions else {
             return Ok(None);
         };
-        if self.config.file_type.serialization == Serialization::Base64 {
-            return base64::engine::general_purpose::STANDARD
-                .decode(&bytes)
-                .map(Some)
-                .map_err(|e| FileError::Serialization {
-                    action: "deserialize",
-                    path: self.first_content_path(),
-                    detail: e.to_string(),
-                });
+        if versions.numbers.binary_search(&n).is_err() {
+            return Ok(None);
         }
-        Ok(Some(bytes))
+        let folder = versions.folder(n);
+        let config = FileConfig {
+            file_paths: vec![folder.clone()],
+            ..self.config().clone()
+        };
+        let metadata = match self.record.head.metadata_of(&folder) {
+            Some(m) => Some(m.clone()),
+            None => plan::read_metadata(&*self.storage, &folder, self.id(), &config.file_type)?,
+        };
+        Ok(Some(FileVersion {
+            storage: self.storage.clone(),
+            number: n,
+            config,
+            metadata: vec![metadata],
+        }))
     }
 
-    fn first_content_path(&self) -> String {
-        self.content_paths()
-            .ok()
-            .and_then(|p| p.into_iter().next())
-            .map(|p| p.to_string())
-            .unwrap_or_default()
-    }
+    // ----- changing --------------------------------------------------------------------
 
-    // ----- editing ---------------------------------------------------------------------
-
-    /// Replaces the user `data` of the metadata at every folder that has metadata.
-    /// Returns the metadata keys rewritten.
+    /// Saves `content` again in the same placement (a versioned file takes its next
+    /// version), and returns the file after.
     ///
     /// # Errors
-    /// [`FileError::CorruptMetadata`]; storage errors.
-    pub fn update_data(&self, data: Map<String, Value>) -> Result<Vec<SafePath>> {
-        self.edit_metadata(|m| m.data = data.clone())
+    /// As [`File::save`].
+    pub fn resave(&self, content: Content<'_>) -> Result<Self> {
+        let spec = plan::same_placement(&self.record);
+        Self::save_with_clock(self.storage.clone(), self.clock.clone(), &spec, content)
     }
 
-    /// Adds tags (kept in order, without duplicates) at every folder that has metadata.
+    /// Replaces the user data in the metadata of the last save's folders.
+    ///
+    /// # Errors
+    /// [`FileError::NotFound`] when the file was deleted meanwhile; storage errors.
+    pub fn update_data(&self, data: Map<String, Value>) -> Result<Self> {
+        self.edit(|m| m.data = data.clone())
+    }
+
+    /// Adds tags (kept in order, without duplicates) to the metadata of the last save's
+    /// folders.
     ///
     /// # Errors
     /// As [`update_data`](Self::update_data).
-    pub fn add_tags<I: IntoIterator<Item = S>, S: Into<String>>(
-        &self,
-        tags: I,
-    ) -> Result<Vec<SafePath>> {
+    pub fn add_tags<I: IntoIterator<Item = S>, S: Into<String>>(&self, tags: I) -> Result<Self> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        self.edit_metadata(|m| {
+        self.edit(|m| {
             for t in &tags {
                 if !m.tags.contains(t) {
                     m.tags.push(t.clone());
@@ -649,104 +388,467 @@ impl File {
         })
     }
 
-    fn edit_metadata(&self, mut edit: impl FnMut(&mut FileMetadata)) -> Result<Vec<SafePath>> {
-        let mut written = Vec::new();
-        for path in self.metadata_paths()? {
-            if let Some(mut m) = self.read_metadata(&path)? {
-                edit(&mut m);
-                self.storage.file_save(&path, m.to_json().as_bytes())?;
-                written.push(path);
-            }
-        }
-        Ok(written)
-    }
-
-    /// A summary of the file: whether it exists, its size, hash, timestamp and type.
+    /// Removes tags from the metadata of the last save's folders.
     ///
     /// # Errors
-    /// [`FileError::CorruptMetadata`]; storage errors.
-    pub fn info(&self) -> Result<FileInfo> {
-        let metadata = self.metadata()?;
-        Ok(FileInfo {
-            exists: self.exists()?,
-            size: metadata.as_ref().map(|m| m.content_size),
-            content_hash: metadata.as_ref().map(|m| m.content_hash.clone()),
-            timestamp: metadata.as_ref().map(|m| m.timestamp),
-            content_type: self.config.file_type.content_type.clone(),
-            paths: self.paths()?,
-        })
+    /// As [`update_data`](Self::update_data).
+    pub fn remove_tags<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, tags: I) -> Result<Self> {
+        let tags: Vec<String> = tags.into_iter().map(|t| t.as_ref().to_owned()).collect();
+        self.edit(|m| m.tags.retain(|t| !tags.contains(t)))
     }
 
-    /// The versions stored for a file kept in `v<N>` folders (the last segment of one of
-    /// its folders), ascending.
+    fn edit(&self, edit: impl Fn(&mut FileMetadata)) -> Result<Self> {
+        let id = self.id().clone();
+        let record = plan::commit_one(&*self.storage, &*self.clock, &id, |before, _| {
+            let before = before.ok_or_else(|| FileError::NotFound { id: id.to_string() })?;
+            Ok(Some(plan::edit(before, &edit)?))
+        })?;
+        Self::after(self.storage.clone(), self.clock.clone(), &id, record)
+    }
+
+    /// Deletes the file: every key in every folder and version, and its record, in one
+    /// commit.
+    ///
+    /// # Errors
+    /// Storage errors (the file then reads as before).
+    pub fn delete(&self) -> Result<DeleteReport> {
+        let id = self.id().clone();
+        let mut deleted = Vec::new();
+        plan::commit_one(&*self.storage, &*self.clock, &id, |before, _| {
+            let Some(before) = before else {
+                deleted.clear();
+                return Ok(None);
+            };
+            let change = plan::delete(before)?;
+            deleted = before.keys()?;
+            Ok(Some(change))
+        })?;
+        Ok(DeleteReport { deleted })
+    }
+
+    /// Copies the whole file (every folder and version, its record) to `destination`
+    /// in one commit there: an interrupted copy leaves the destination's file as it
+    /// was or as the source's, never a mix. Returns the bytes copied.
+    ///
+    /// # Errors
+    /// Storage errors of either side; a content that disagrees with its metadata is
+    /// not copied ([`FileError::HashMismatch`]).
+    pub fn copy_to(&self, destination: &Arc<dyn Storage>) -> Result<u64> {
+        let values = plan::read_all(&*self.storage, &self.record)?;
+        let bytes = values.iter().map(|(_, v)| v.len() as u64).sum();
+        let id = self.id().clone();
+        plan::commit_one(&**destination, &*self.clock, &id, |before, _| {
+            Ok(Some(plan::copy(before, &self.record, &values)?))
+        })?;
+        Ok(bytes)
+    }
+
+    // ----- checking --------------------------------------------------------------------
+
+    /// Re-reads every folder and version of the file and checks it: the config is
+    /// there and names the file, the metadata is there and parses, the content is
+    /// there and matches its metadata. An empty list means the file is sound.
+    ///
+    /// # Errors
+    /// Storage errors (problems with the file itself are reported, not raised).
+    pub fn verify(&self) -> Result<Vec<Problem>> {
+        plan::verify(&*self.storage, &self.record)
+    }
+
+    /// Re-hashes the file's contents and rewrites metadata that does not describe
+    /// them (what a writer that rewrites content without its metadata — the Python
+    /// package's `update()` — leaves), in one commit. Returns the metadata keys
+    /// rewritten. Only for content known to be right: repair makes it authoritative.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn versions(&self) -> Result<Vec<u32>> {
-        let Some((base, _)) = self.versioned_folder() else {
-            return Ok(Vec::new());
-        };
-        let prefix = base.trim_end_matches('/');
-        let listing = if prefix.is_empty() {
-            self.storage.files_paths(None)?
-        } else {
-            self.storage.files_paths(Some(&SafePath::new(prefix)?))?
-        };
-        let name = self.name();
-        let mut versions: Vec<u32> = listing
-            .iter()
-            .filter_map(|k| {
-                let rest = k.as_str().strip_prefix(base.as_str())?;
-                let (folder, file) = rest.split_once('/')?;
-                (file == name).then_some(())?;
-                folder.strip_prefix('v')?.parse().ok()
-            })
-            .collect();
-        versions.sort_unstable();
-        versions.dedup();
-        Ok(versions)
+    pub fn repair(&self) -> Result<Vec<SafePath>> {
+        let id = self.id().clone();
+        let mut rewritten = Vec::new();
+        plan::commit_one(&*self.storage, &*self.clock, &id, |before, _| {
+            let Some(before) = before else {
+                return Ok(None);
+            };
+            let (change, keys) = plan::repair(&*self.storage, before)?;
+            rewritten = keys;
+            Ok(change)
+        })?;
+        Ok(rewritten)
+    }
+}
+
+/// One stored version of a file (`<base>v<n>`), read-only.
+#[derive(Debug, Clone)]
+pub struct FileVersion {
+    storage: Arc<dyn Storage>,
+    number: u32,
+    config: FileConfig,
+    metadata: Vec<Option<FileMetadata>>,
+}
+
+impl FileVersion {
+    /// The version number.
+    pub fn number(&self) -> u32 {
+        self.number
     }
 
-    /// Version `n` of the file: the same file kept only in its `v<N>` folder, set to
-    /// `v<n>`, so reads see that version (not a `latest` copy kept beside it). A file
-    /// with no versioned folder is returned unchanged.
-    pub fn version(&self, n: u32) -> File {
-        let mut config = self.config.clone();
-        if let Some((base, _)) = self.versioned_folder() {
-            config.file_paths = vec![format!("{base}v{n}")];
+    /// Its config (one folder: the version's).
+    pub fn config(&self) -> &FileConfig {
+        &self.config
+    }
+
+    /// Its metadata.
+    pub fn metadata(&self) -> Option<&FileMetadata> {
+        self.metadata.first().and_then(Option::as_ref)
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            storage: &*self.storage,
+            config: &self.config,
+            expected: Some(&self.metadata),
+            before: None,
         }
-        File {
-            storage: self.storage.clone(),
-            config,
-            clock: self.clock.clone(),
-        }
     }
 
-    /// The first folder whose last segment is `v<N>`: its base (with a trailing slash,
-    /// or empty) and its index.
-    fn versioned_folder(&self) -> Option<(String, usize)> {
-        self.config
-            .file_paths
-            .iter()
-            .enumerate()
-            .find_map(|(i, folder)| {
-                let last = folder.rsplit('/').next()?;
-                last.strip_prefix('v')?.parse::<u32>().ok()?;
-                Some((folder[..folder.len() - last.len()].to_owned(), i))
-            })
-    }
-
-    /// Deletes the three files at every folder and says which existed.
+    /// The stored bytes, checked against the version's metadata.
     ///
     /// # Errors
-    /// Storage errors (files deleted before the failure stay deleted).
-    pub fn delete(&self) -> Result<DeleteReport> {
-        let mut deleted = Vec::new();
-        for path in self.paths()? {
-            if self.storage.file_delete(&path)? {
-                deleted.push(path);
+    /// As [`File::bytes`].
+    pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.reader().bytes()
+    }
+
+    /// The bytes that were saved.
+    ///
+    /// # Errors
+    /// As [`File::load_bytes`].
+    pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.reader().load_bytes()
+    }
+
+    /// The content as JSON.
+    ///
+    /// # Errors
+    /// As [`File::load_json`].
+    pub fn load_json(&self) -> Result<Option<Value>> {
+        self.reader().load_json()
+    }
+
+    /// The content as text.
+    ///
+    /// # Errors
+    /// As [`File::load_text`].
+    pub fn load_text(&self) -> Result<Option<String>> {
+        self.reader().load_text()
+    }
+}
+
+/// The content of one placement, read from its folders and checked.
+///
+/// A file's config may also be read directly, without its record (a store another
+/// program wrote, or a placement the caller names): then each folder's metadata key is
+/// read beside its content.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    storage: Arc<dyn Storage>,
+    config: FileConfig,
+}
+
+impl Placed {
+    /// The file `config` describes, in exactly its folders.
+    pub fn new(storage: Arc<dyn Storage>, config: FileConfig) -> Self {
+        Self { storage, config }
+    }
+
+    /// The config.
+    pub fn config(&self) -> &FileConfig {
+        &self.config
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            storage: &*self.storage,
+            config: &self.config,
+            expected: None,
+            before: None,
+        }
+    }
+
+    /// Whether the content exists, as the exists strategy decides.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn exists(&self) -> Result<bool> {
+        self.reader().exists()
+    }
+
+    /// The metadata of the first folder that has it.
+    ///
+    /// # Errors
+    /// [`FileError::CorruptMetadata`]; storage errors.
+    pub fn metadata(&self) -> Result<Option<FileMetadata>> {
+        for folder in self.config.folders() {
+            if let Some(m) = plan::read_metadata(
+                &*self.storage,
+                folder,
+                &self.config.file_id,
+                &self.config.file_type,
+            )? {
+                return Ok(Some(m));
             }
         }
-        Ok(DeleteReport { deleted })
+        Ok(None)
     }
+
+    /// The stored bytes, checked against their folder's metadata.
+    ///
+    /// # Errors
+    /// As [`File::bytes`].
+    pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.reader().bytes()
+    }
+
+    /// The stored bytes without any check.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn bytes_unverified(&self) -> Result<Option<Vec<u8>>> {
+        self.reader()
+            .first_content()
+            .map(|c| c.map(|(_, bytes)| bytes))
+    }
+
+    /// The bytes that were saved.
+    ///
+    /// # Errors
+    /// As [`File::load_bytes`].
+    pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.reader().load_bytes()
+    }
+
+    /// The content as JSON.
+    ///
+    /// # Errors
+    /// As [`File::load_json`].
+    pub fn load_json(&self) -> Result<Option<Value>> {
+        self.reader().load_json()
+    }
+
+    /// The content as a typed value.
+    ///
+    /// # Errors
+    /// As [`File::load_typed`].
+    pub fn load_typed<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.reader().load_typed()
+    }
+
+    /// The content as text.
+    ///
+    /// # Errors
+    /// As [`File::load_text`].
+    pub fn load_text(&self) -> Result<Option<String>> {
+        self.reader().load_text()
+    }
+}
+
+/// Reads one placement's content and checks it against what is known of it.
+struct Reader<'a> {
+    storage: &'a dyn Storage,
+    config: &'a FileConfig,
+    /// The metadata each folder should have (from the record), or `None` to read the
+    /// metadata keys.
+    expected: Option<&'a [Option<FileMetadata>]>,
+    /// The record before a commit in flight, whose content is as good as the new one.
+    before: Option<&'a FileRecord>,
+}
+
+fn matches(meta: &FileMetadata, bytes: &[u8]) -> bool {
+    meta.content_size == bytes.len() as u64 && meta.content_hash == content_hash(bytes)
+}
+
+impl Reader<'_> {
+    fn keys(&self, folder: &str) -> Result<FolderKeys> {
+        FolderKeys::new(folder, &self.config.file_id, &self.config.file_type)
+    }
+
+    fn exists(&self) -> Result<bool> {
+        let folders = self.config.folders();
+        Ok(match self.config.exists_strategy {
+            ExistsStrategy::First => match folders.first() {
+                Some(f) => self.storage.file_exists(&self.keys(f)?.content)?,
+                None => false,
+            },
+            ExistsStrategy::Any => {
+                for f in &folders {
+                    if self.storage.file_exists(&self.keys(f)?.content)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            ExistsStrategy::All => {
+                for f in &folders {
+                    if !self.storage.file_exists(&self.keys(f)?.content)? {
+                        return Ok(false);
+                    }
+                }
+                !folders.is_empty()
+            }
+        })
+    }
+
+    /// The first folder's content that exists: its index and bytes.
+    fn first_content(&self) -> Result<Option<(usize, Vec<u8>)>> {
+        for (i, folder) in self.config.folders().into_iter().enumerate() {
+            if let Some(bytes) = self.storage.file_bytes(&self.keys(folder)?.content)? {
+                return Ok(Some((i, bytes)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn bytes(&self) -> Result<Option<Vec<u8>>> {
+        let Some((i, bytes)) = self.first_content()? else {
+            return Ok(None);
+        };
+        self.check(i, &bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Checks folder `i`'s content against its metadata.
+    fn check(&self, i: usize, bytes: &[u8]) -> Result<()> {
+        if self.config.file_type.content_only() {
+            return Ok(());
+        }
+        let folder = self.config.folders()[i];
+        let keys = self.keys(folder)?;
+        let expected = self
+            .expected
+            .and_then(|e| e.get(i))
+            .and_then(Option::as_ref);
+        if let Some(meta) = expected
+            && matches(meta, bytes)
+        {
+            return Ok(());
+        }
+        if let Some(before) = self.before
+            && let Some(meta) = before.head.metadata_of(folder)
+            && matches(meta, bytes)
+        {
+            return Ok(());
+        }
+        let stored = plan::read_metadata(
+            self.storage,
+            folder,
+            &self.config.file_id,
+            &self.config.file_type,
+        )?;
+        if stored.as_ref().is_some_and(|m| matches(m, bytes)) {
+            return Ok(());
+        }
+        if self.expected.is_none() {
+            // Read without the record: a commit in flight on a store without atomic
+            // batches may have written the metadata first; its record knows both sides.
+            if let Some(record) = commit::read_record(self.storage, &self.config.file_id)?.record {
+                let before = record
+                    .pending
+                    .as_ref()
+                    .and_then(|p| p.previous.as_deref())
+                    .and_then(|r| r.head.metadata_of(folder));
+                if [record.head.metadata_of(folder), before]
+                    .into_iter()
+                    .flatten()
+                    .any(|m| matches(m, bytes))
+                {
+                    return Ok(());
+                }
+            }
+        }
+        match (&stored, expected) {
+            // No metadata anywhere: nothing to check against (as the Python package).
+            (None, None) => Ok(()),
+            // The metadata still describes an earlier content: rewritten without it.
+            (Some(m), Some(e)) if m.content_hash == e.content_hash => {
+                Err(self.stale(&keys.content, m, bytes))
+            }
+            (Some(m), None) => Err(self.stale(&keys.content, m, bytes)),
+            (None, Some(e)) => Err(FileError::HashMismatch {
+                path: keys.content.to_string(),
+                expected: e.content_hash.clone(),
+                actual: content_hash(bytes),
+            }),
+            (Some(m), Some(_)) => Err(FileError::HashMismatch {
+                path: keys.content.to_string(),
+                expected: m.content_hash.clone(),
+                actual: content_hash(bytes),
+            }),
+        }
+    }
+
+    fn stale(&self, path: &SafePath, meta: &FileMetadata, bytes: &[u8]) -> FileError {
+        FileError::StaleMetadata {
+            id: self.config.file_id.to_string(),
+            path: path.to_string(),
+            expected: meta.content_hash.clone(),
+            actual: content_hash(bytes),
+        }
+    }
+
+    fn first_path(&self) -> String {
+        self.config
+            .folders()
+            .first()
+            .and_then(|f| self.keys(f).ok())
+            .map(|k| k.content.to_string())
+            .unwrap_or_default()
+    }
+
+    fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
+        self.bytes()?
+            .map(|b| saved_bytes(&self.config.file_type, &self.first_path(), b))
+            .transpose()
+    }
+
+    fn load_json(&self) -> Result<Option<Value>> {
+        self.bytes()?
+            .map(|b| stored_json(&self.config.file_type, &self.first_path(), &b))
+            .transpose()
+    }
+
+    fn load_typed<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        let Some(value) = self.load_json()? else {
+            return Ok(None);
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| FileError::Serialization {
+                action: "deserialize",
+                path: self.first_path(),
+                detail: e.to_string(),
+            })
+    }
+
+    fn load_text(&self) -> Result<Option<String>> {
+        self.bytes()?
+            .map(|b| self.config.file_type.decode_text(&b))
+            .transpose()
+    }
+}
+
+/// A typed value as JSON content, for [`Content::Json`].
+///
+/// # Errors
+/// [`FileError::Serialization`] if `value` cannot be represented as JSON.
+pub fn to_json<T: Serialize>(id: &FileId, value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| FileError::Serialization {
+        action: "serialize",
+        path: id.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Whether a folder is a version folder (`…/v<N>`).
+pub fn is_version_folder(folder: &str) -> bool {
+    version_of(folder).is_some()
 }

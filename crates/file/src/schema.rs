@@ -72,6 +72,11 @@ impl FileConfig {
 
     /// The config as Python writes it (`json.dumps(indent=4)`).
     pub fn to_json(&self) -> String {
+        python_json(&self.to_value(), 4)
+    }
+
+    /// The config as a JSON object with Python's keys, in Python's order.
+    pub fn to_value(&self) -> Value {
         let mut file_type = Map::new();
         file_type.insert("name".into(), Value::from(self.file_type.name.clone()));
         file_type.insert(
@@ -107,7 +112,16 @@ impl FileConfig {
         root.insert("file_key".into(), Value::from(self.file_key.clone()));
         root.insert("file_paths".into(), Value::from(self.file_paths.clone()));
         root.insert("file_type".into(), Value::Object(file_type));
-        python_json(&Value::Object(root), 4)
+        Value::Object(root)
+    }
+
+    /// The folders the file lives in, in order; the storage root (`""`) when none.
+    pub fn folders(&self) -> Vec<&str> {
+        if self.file_paths.is_empty() {
+            vec![""]
+        } else {
+            self.file_paths.iter().map(String::as_str).collect()
+        }
     }
 
     /// Parses a stored config.
@@ -115,23 +129,29 @@ impl FileConfig {
     /// # Errors
     /// [`FileError::CorruptConfig`] naming `path` for anything but a well-formed config.
     pub fn from_json(path: &str, bytes: &[u8]) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Raw {
-            #[serde(default)]
-            exists_strategy: ExistsStrategy,
-            file_id: String,
-            #[serde(default)]
-            file_key: Option<String>,
-            #[serde(default)]
-            file_paths: Vec<String>,
-            file_type: FileType,
-        }
         let corrupt = |detail: String| FileError::CorruptConfig {
             path: path.to_owned(),
             detail,
         };
-        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-        let file_id = FileId::new(raw.file_id).map_err(|e| corrupt(e.to_string()))?;
+        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        Self::from_raw(raw).map_err(corrupt)
+    }
+
+    /// Parses a config from a JSON object (as [`to_value`](Self::to_value) makes it).
+    ///
+    /// # Errors
+    /// [`FileError::CorruptConfig`] naming `path` for anything but a well-formed config.
+    pub fn from_value(path: &str, value: Value) -> Result<Self> {
+        let corrupt = |detail: String| FileError::CorruptConfig {
+            path: path.to_owned(),
+            detail,
+        };
+        let raw: RawConfig = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        Self::from_raw(raw).map_err(corrupt)
+    }
+
+    fn from_raw(raw: RawConfig) -> std::result::Result<Self, String> {
+        let file_id = FileId::new(raw.file_id).map_err(|e| e.to_string())?;
         Ok(Self {
             exists_strategy: raw.exists_strategy,
             file_id,
@@ -140,6 +160,19 @@ impl FileConfig {
             file_type: raw.file_type,
         })
     }
+}
+
+/// A config as stored, before its id is checked.
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    exists_strategy: ExistsStrategy,
+    file_id: String,
+    #[serde(default)]
+    file_key: Option<String>,
+    #[serde(default)]
+    file_paths: Vec<String>,
+    file_type: FileType,
 }
 
 /// The stored metadata of a logical file (`<id>.<ext>.metadata`).
@@ -165,6 +198,11 @@ pub struct FileMetadata {
 impl FileMetadata {
     /// The metadata as Python writes it (`json.dumps(indent=4)`).
     pub fn to_json(&self) -> String {
+        python_json(&self.to_value(), 4)
+    }
+
+    /// The metadata as a JSON object with Python's keys, in Python's order.
+    pub fn to_value(&self) -> Value {
         let mut root = Map::new();
         root.insert(
             "content__hash".into(),
@@ -184,7 +222,7 @@ impl FileMetadata {
         root.insert("tags".into(), Value::from(self.tags.clone()));
         root.insert("timestamp".into(), Value::from(self.timestamp));
         root.insert("data".into(), Value::Object(self.data.clone()));
-        python_json(&Value::Object(root), 4)
+        Value::Object(root)
     }
 
     /// Parses stored metadata.
@@ -192,25 +230,29 @@ impl FileMetadata {
     /// # Errors
     /// [`FileError::CorruptMetadata`] naming `path` for anything but well-formed metadata.
     pub fn from_json(path: &str, bytes: &[u8]) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Raw {
-            #[serde(rename = "content__hash")]
-            content_hash: Option<String>,
-            chain_hash: Option<String>,
-            previous_version_path: Option<String>,
-            #[serde(rename = "content__size")]
-            content_size: u64,
-            #[serde(default)]
-            tags: Vec<String>,
-            timestamp: i64,
-            #[serde(default)]
-            data: Map<String, Value>,
-        }
-        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| FileError::CorruptMetadata {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
-        Ok(Self {
+        let raw: RawMetadata =
+            serde_json::from_slice(bytes).map_err(|e| FileError::CorruptMetadata {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self::from_raw(raw))
+    }
+
+    /// Parses metadata from a JSON object (as [`to_value`](Self::to_value) makes it).
+    ///
+    /// # Errors
+    /// [`FileError::CorruptMetadata`] naming `path` for anything but well-formed metadata.
+    pub fn from_value(path: &str, value: Value) -> Result<Self> {
+        let raw: RawMetadata =
+            serde_json::from_value(value).map_err(|e| FileError::CorruptMetadata {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self::from_raw(raw))
+    }
+
+    fn from_raw(raw: RawMetadata) -> Self {
+        Self {
             content_hash: raw.content_hash.unwrap_or_default(),
             chain_hash: raw.chain_hash,
             previous_version_path: raw.previous_version_path,
@@ -218,6 +260,22 @@ impl FileMetadata {
             tags: raw.tags,
             timestamp: raw.timestamp,
             data: raw.data,
-        })
+        }
     }
+}
+
+/// Metadata as stored.
+#[derive(Deserialize)]
+struct RawMetadata {
+    #[serde(rename = "content__hash")]
+    content_hash: Option<String>,
+    chain_hash: Option<String>,
+    previous_version_path: Option<String>,
+    #[serde(rename = "content__size")]
+    content_size: u64,
+    #[serde(default)]
+    tags: Vec<String>,
+    timestamp: i64,
+    #[serde(default)]
+    data: Map<String, Value>,
 }

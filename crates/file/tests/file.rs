@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use memory_fs_file::{
-    Encoding, ExistsStrategy, File, FileConfig, FileError, FileId, FileType, FixedClock,
-    PathHandler, Serialization,
+    Clock, Content, Create, Encoding, ExistsStrategy, File, FileConfig, FileError, FileId,
+    FileSpec, FileType, FixedClock, PathHandler, Placed, Serialization, to_json,
 };
 use memory_fs_storage::{SafePath, Storage};
 use memory_fs_storage_memory::MemoryStorage;
@@ -18,12 +18,22 @@ fn store() -> Arc<MemoryStorage> {
     Arc::new(MemoryStorage::new())
 }
 
-fn file(storage: &Arc<MemoryStorage>, id: &str, ty: FileType, handlers: Vec<PathHandler>) -> File {
-    File::builder(storage.clone(), FileId::new(id).expect("id"), ty)
-        .handlers(handlers)
-        .clock(Arc::new(FixedClock(NOW)))
-        .build()
-        .expect("file")
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(NOW))
+}
+
+fn spec(id: &str, ty: FileType, handlers: Vec<PathHandler>) -> FileSpec {
+    FileSpec::new(FileId::new(id).expect("id"), ty).handlers(handlers)
+}
+
+fn save(s: &Arc<MemoryStorage>, spec: &FileSpec, content: Content<'_>) -> Result<File, FileError> {
+    File::save_with_clock(s.clone(), clock(), spec, content)
+}
+
+fn open(s: &Arc<MemoryStorage>, id: &str) -> File {
+    File::open(s.clone(), &FileId::new(id).expect("id"))
+        .expect("open")
+        .expect("the file exists")
 }
 
 fn text_of(storage: &MemoryStorage, key: &str) -> String {
@@ -33,19 +43,27 @@ fn text_of(storage: &MemoryStorage, key: &str) -> String {
         .expect("exists")
 }
 
+fn keys(f: &File) -> Vec<String> {
+    f.info().keys.iter().map(ToString::to_string).collect()
+}
+
 #[test]
 fn json_file_bytes() {
     let s = store();
-    let f = file(
+    let value =
+        json!({"name": "Alice", "score": 9.75, "big": 1e20, "greeting": "olá 😀", "empty": []});
+    let f = save(
         &s,
-        "user-profile",
-        FileType::json(),
-        vec![PathHandler::latest()],
-    );
-    let written = f.save_json(&json!({"name": "Alice", "score": 9.75, "big": 1e20, "greeting": "olá 😀", "empty": []})).expect("save");
-    let keys: Vec<&str> = written.iter().map(SafePath::as_str).collect();
+        &spec(
+            "user-profile",
+            FileType::json(),
+            vec![PathHandler::latest()],
+        ),
+        Content::Json(&value),
+    )
+    .expect("save");
     assert_eq!(
-        keys,
+        keys(&f),
         [
             "latest/user-profile.json",
             "latest/user-profile.json.config",
@@ -131,28 +149,28 @@ fn every_builtin_type() {
     "#);
     let s = store();
     for (i, t) in types.into_iter().enumerate() {
-        let f = file(&s, &format!("t{i}"), t.clone(), vec![PathHandler::latest()]);
-        match t.serialization {
+        let sp = spec(&format!("t{i}"), t.clone(), vec![PathHandler::latest()]);
+        let value = json!({"i": i});
+        let bytes = [0, 255, i as u8];
+        let f = match t.serialization {
             Serialization::Json => {
-                f.save_json(&json!({"i": i})).expect("save");
-                assert_eq!(f.load_json().expect("load"), Some(json!({"i": i})));
+                let f = save(&s, &sp, Content::Json(&value)).expect("save");
+                assert_eq!(f.load_json().expect("load"), Some(value));
+                f
             }
             Serialization::String => {
-                f.save_text("<p>é</p>").expect("save");
+                let f = save(&s, &sp, Content::Text("<p>é</p>")).expect("save");
                 assert_eq!(f.load_text().expect("load").as_deref(), Some("<p>é</p>"));
+                f
             }
             _ => {
-                f.save_bytes(&[0, 255, i as u8]).expect("save");
-                assert_eq!(f.load_bytes().expect("load"), Some(vec![0, 255, i as u8]));
+                let f = save(&s, &sp, Content::Bytes(&bytes)).expect("save");
+                assert_eq!(f.load_bytes().expect("load"), Some(bytes.to_vec()));
+                f
             }
-        }
+        };
         let expected_files = if t.content_only() { 1 } else { 3 };
-        assert_eq!(
-            f.paths().expect("paths").len(),
-            expected_files,
-            "{}",
-            t.name
-        );
+        assert_eq!(keys(&f).len(), expected_files, "{}", t.name);
     }
 }
 
@@ -171,14 +189,15 @@ fn stored_bytes_of_every_type() {
     ];
     let mut out = String::new();
     for (i, (ty, kind)) in cases.into_iter().enumerate() {
-        let f = file(&s, &format!("f{i}"), ty, vec![]);
-        match kind {
-            "json" => f.save_json(&json!({"i": i, "ok": true})),
-            "text" => f.save_text("line é\n"),
-            _ => f.save_bytes(&[0x89, b'P', 0, 255]),
+        let sp = spec(&format!("f{i}"), ty, vec![]);
+        let value = json!({"i": i, "ok": true});
+        let f = match kind {
+            "json" => save(&s, &sp, Content::Json(&value)),
+            "text" => save(&s, &sp, Content::Text("line é\n")),
+            _ => save(&s, &sp, Content::Bytes(&[0x89, b'P', 0, 255])),
         }
         .expect("save");
-        for key in f.paths().expect("paths") {
+        for key in f.info().keys {
             let bytes = s.file_bytes(&key).expect("load").expect("exists");
             out.push_str(&format!(
                 "--- {key}\n{}\n",
@@ -199,14 +218,20 @@ fn typed_values_round_trip() {
         tags: Vec<String>,
     }
     let s = store();
-    let f = file(&s, "report", FileType::data(), vec![PathHandler::latest()]);
     let r = Report {
         title: "Q1".into(),
         pages: 3,
         ratio: 0.25,
         tags: vec!["a".into()],
     };
-    f.save_typed(&r).expect("save");
+    let id = FileId::new("report").expect("id");
+    let value = to_json(&id, &r).expect("json");
+    let f = save(
+        &s,
+        &spec("report", FileType::data(), vec![PathHandler::latest()]),
+        Content::Json(&value),
+    )
+    .expect("save");
     assert_eq!(f.load_typed::<Report>().expect("load"), Some(r));
     let wrong = f.load_typed::<Vec<u8>>().expect_err("not a list");
     assert!(matches!(wrong, FileError::Serialization { .. }), "{wrong}");
@@ -222,8 +247,12 @@ fn base64_and_encodings() {
         Some(Encoding::Utf8),
         Serialization::Base64,
     );
-    let f = file(&s, "encoded", b64, vec![]);
-    f.save_bytes(b"\x00\x01binary\xfe\xff").expect("save");
+    let f = save(
+        &s,
+        &spec("encoded", b64, vec![]),
+        Content::Bytes(b"\x00\x01binary\xfe\xff"),
+    )
+    .expect("save");
     assert_eq!(text_of(&s, "encoded.b64"), "AAFiaW5hcnn+/w==");
     assert_eq!(
         f.load_bytes().expect("load").as_deref(),
@@ -246,18 +275,15 @@ fn base64_and_encodings() {
             Some(enc),
             Serialization::String,
         );
-        let f = file(&s, &format!("enc-{}", enc.name()), ty, vec![]);
-        f.save_text("café €?")
-            .map(|_| ())
-            .or_else(|e| {
-                if enc == Encoding::Latin1 {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .expect("save");
-        if enc != Encoding::Latin1 {
+        let saved = save(
+            &s,
+            &spec(&format!("enc-{}", enc.name()), ty, vec![]),
+            Content::Text("café €?"),
+        );
+        if enc == Encoding::Latin1 {
+            assert!(saved.is_err(), "latin-1 has no euro sign");
+        } else {
+            let f = saved.expect("save");
             assert_eq!(
                 f.load_text().expect("load").as_deref(),
                 Some("café €?"),
@@ -273,9 +299,8 @@ fn base64_and_encodings() {
         Some(Encoding::Ascii),
         Serialization::String,
     );
-    let err = file(&s, "ascii", ascii, vec![])
-        .save_text("naïve")
-        .expect_err("not ascii");
+    let err =
+        save(&s, &spec("ascii", ascii, vec![]), Content::Text("naïve")).expect_err("not ascii");
     insta::assert_snapshot!(err.to_string(), @"cannot encode as ascii: 'ï' (U+00EF) has no representation");
     let latin = FileType::custom(
         "text",
@@ -284,9 +309,7 @@ fn base64_and_encodings() {
         Some(Encoding::Latin1),
         Serialization::String,
     );
-    let err = file(&s, "latin", latin, vec![])
-        .save_text("€")
-        .expect_err("not latin-1");
+    let err = save(&s, &spec("latin", latin, vec![]), Content::Text("€")).expect_err("not latin-1");
     insta::assert_snapshot!(err.to_string(), @"cannot encode as latin-1: '€' (U+20AC) has no representation");
     assert!(
         s.files_paths(Some(&SafePath::new("ascii.txt").expect("key")))
@@ -299,19 +322,28 @@ fn base64_and_encodings() {
 #[test]
 fn wrong_kind_of_value_is_refused() {
     let s = store();
-    let err = file(&s, "j", FileType::json(), vec![])
-        .save_text("x")
+    let err = save(&s, &spec("j", FileType::json(), vec![]), Content::Text("x"))
         .expect_err("json takes json");
     insta::assert_snapshot!(err.to_string(), @"cannot serialize j: a json file (Json serialization) does not take text");
     assert!(
-        file(&s, "p", FileType::png(), vec![])
-            .save_json(&json!(1))
-            .is_err()
+        save(
+            &s,
+            &spec("p", FileType::png(), vec![]),
+            Content::Json(&json!(1))
+        )
+        .is_err()
     );
     assert!(
-        file(&s, "t", FileType::text(), vec![])
-            .save_bytes(b"x")
-            .is_err()
+        save(
+            &s,
+            &spec("t", FileType::text(), vec![]),
+            Content::Bytes(b"x")
+        )
+        .is_err()
+    );
+    assert!(
+        s.files_paths(None).expect("list").is_empty(),
+        "nothing was written"
     );
 }
 
@@ -341,7 +373,7 @@ fn ids_are_validated_and_sanitized_on_request() {
 fn handlers_make_the_python_paths() {
     let s = store();
     let id = "order-42";
-    let f = File::builder(s.clone(), FileId::new(id).expect("id"), FileType::json())
+    let sp = FileSpec::new(FileId::new(id).expect("id"), FileType::json())
         .handlers([
             PathHandler::latest(),
             PathHandler::temporal_with_areas(["audit", "eu"]),
@@ -352,10 +384,8 @@ fn handlers_make_the_python_paths() {
                 .with_prefix("data")
                 .with_suffix("current"),
         ])
-        .key("users/team-a")
-        .clock(Arc::new(FixedClock(NOW)))
-        .build()
-        .expect("file");
+        .key("users/team-a");
+    let f = save(&s, &sp, Content::Json(&json!({}))).expect("save");
     assert_eq!(
         f.config().file_paths,
         [
@@ -372,79 +402,77 @@ fn handlers_make_the_python_paths() {
 #[test]
 fn versions_chain_and_link_back() {
     let s = store();
-    let v1 = file(&s, "doc", FileType::json(), vec![PathHandler::versioned()]);
+    let sp = spec("doc", FileType::json(), vec![PathHandler::versioned()]);
+    let v1 = save(&s, &sp, Content::Json(&json!({"v": 1}))).expect("save v1");
     assert_eq!(v1.config().file_paths, ["v1"]);
-    v1.save_json(&json!({"v": 1})).expect("save v1");
-    let v2 = file(&s, "doc", FileType::json(), vec![PathHandler::versioned()]);
+    let v2 = save(&s, &sp, Content::Json(&json!({"v": 2}))).expect("save v2");
     assert_eq!(
         v2.config().file_paths,
         ["v2"],
-        "the next version is found from storage"
+        "the next version is the record's next"
     );
-    v2.save_json(&json!({"v": 2})).expect("save v2");
-    let m1 = v1.metadata().expect("m1").expect("exists");
-    let m2 = v2.metadata().expect("m2").expect("exists");
+    let m1 = v1.metadata().expect("m1").clone();
+    let m2 = v2.metadata().expect("m2").clone();
     assert_eq!(m2.previous_version_path.as_deref(), Some("v1/doc.json"));
     let c2 = v2.bytes().expect("bytes").expect("exists");
     assert_eq!(
         m2.chain_hash,
         Some(memory_fs_file::chain_hash(m1.chain_hash.as_deref(), &c2))
     );
-    let old = File::from_config(
+    let old = Placed::new(
         s.clone(),
         FileConfig::new(FileId::new("doc").expect("id"), FileType::json()).with_paths(["v1"]),
     );
     assert_eq!(old.load_json().expect("load"), Some(json!({"v": 1})));
+    assert_eq!(open(&s, "doc").versions(), [1, 2]);
 }
 
 #[test]
 fn version_n_reads_that_version_not_the_latest_copy() {
     let s = store();
+    let sp = spec(
+        "doc",
+        FileType::json(),
+        vec![PathHandler::latest(), PathHandler::versioned()],
+    );
     for v in 1..=3 {
-        let f = file(
-            &s,
-            "doc",
-            FileType::json(),
-            vec![PathHandler::latest(), PathHandler::versioned()],
-        );
+        let f = save(&s, &sp, Content::Json(&json!({ "v": v }))).expect("save");
         assert_eq!(
             f.config().file_paths,
             ["latest".to_owned(), format!("v{v}")]
         );
-        f.save_json(&json!({ "v": v })).expect("save");
     }
-    let newest = file(&s, "doc", FileType::json(), vec![PathHandler::latest()]);
+    let newest = open(&s, "doc");
     assert_eq!(newest.load_json().expect("load"), Some(json!({"v": 3})));
-    let history = file(
-        &s,
-        "doc",
-        FileType::json(),
-        vec![PathHandler::latest(), PathHandler::versioned_at(1)],
-    );
-    assert_eq!(history.versions().expect("versions"), [1, 2, 3]);
+    assert_eq!(newest.versions(), [1, 2, 3]);
     for v in 1..=3 {
-        let old = history.version(v);
+        let old = newest.version(v).expect("read").expect("held");
         assert_eq!(old.config().file_paths, [format!("v{v}")]);
         assert_eq!(old.load_json().expect("load"), Some(json!({ "v": v })));
     }
+    assert!(newest.version(4).expect("read").is_none());
+    let resaved = newest
+        .resave(Content::Json(&json!({"v": 4})))
+        .expect("resave");
     assert_eq!(
-        newest.version(1).config().file_paths,
-        ["latest"],
-        "a file without a versioned folder is unchanged"
+        resaved.config().file_paths,
+        ["latest", "v4"],
+        "a resave takes the next version"
     );
 }
 
 #[test]
 fn metadata_is_rewritten_and_user_data_kept() {
     let s = store();
-    let f = file(&s, "counter", FileType::json(), vec![PathHandler::latest()]);
-    f.save_json(&json!({"v": 1})).expect("save");
+    let sp = spec("counter", FileType::json(), vec![PathHandler::latest()]);
+    let f = save(&s, &sp, Content::Json(&json!({"v": 1}))).expect("save");
     f.update_data(json!({"author": "dinis"}).as_object().expect("map").clone())
         .expect("data");
-    f.add_tags(["reviewed", "q1", "reviewed"]).expect("tags");
-    f.save_json(&json!({"v": 2, "extra": "longer"}))
-        .expect("update");
-    let m = f.metadata().expect("metadata").expect("exists");
+    open(&s, "counter")
+        .add_tags(["reviewed", "q1", "reviewed"])
+        .expect("tags");
+    let f = save(&s, &sp, Content::Json(&json!({"v": 2, "extra": "longer"}))).expect("update");
+    let m = f.metadata().expect("metadata").clone();
     let content = f.bytes().expect("bytes").expect("exists");
     assert_eq!(m.content_hash, memory_fs_file::content_hash(&content));
     assert_eq!(m.content_size, content.len() as u64);
@@ -455,29 +483,65 @@ fn metadata_is_rewritten_and_user_data_kept() {
 #[test]
 fn empty_content_is_a_real_file() {
     let s = store();
-    let f = file(&s, "empty", FileType::text(), vec![PathHandler::latest()]);
-    f.save_text("").expect("save");
+    let f = save(
+        &s,
+        &spec("empty", FileType::text(), vec![PathHandler::latest()]),
+        Content::Text(""),
+    )
+    .expect("save");
     assert!(f.exists().expect("exists"));
     assert_eq!(f.load_text().expect("load").as_deref(), Some(""));
-    assert_eq!(
-        f.metadata().expect("m").expect("exists").content_hash,
-        "d41d8cd98f"
-    );
+    assert_eq!(f.metadata().expect("m").content_hash, "d41d8cd98f");
 }
 
 #[test]
 fn tampered_content_is_reported_with_its_path() {
     let s = store();
-    let f = file(&s, "doc", FileType::text(), vec![PathHandler::latest()]);
-    f.save_text("original").expect("save");
+    let sp = spec("doc", FileType::text(), vec![PathHandler::latest()]);
+    save(&s, &sp, Content::Text("original")).expect("save");
+    // Content and metadata both rewritten by someone else: the metadata key no longer
+    // agrees with the record or the content.
     s.file_save(&SafePath::new("latest/doc.txt").expect("key"), b"tampered")
         .expect("tamper");
-    let err = f.load_text().expect_err("mismatch");
-    insta::assert_snapshot!(err.to_string(), @"content latest/doc.txt does not match its metadata: hash 07b218b924 where 919c8b643b was recorded (File::bytes_unverified reads it anyway)");
+    s.file_save(
+        &SafePath::new("latest/doc.txt.metadata").expect("key"),
+        text_of(&s, "latest/doc.txt.metadata")
+            .replace("919c8b643b", "0000000000")
+            .as_bytes(),
+    )
+    .expect("tamper");
+    let err = open(&s, "doc").load_text().expect_err("mismatch");
+    insta::assert_snapshot!(err.to_string(), @"content latest/doc.txt does not match its metadata: hash 07b218b924 where 0000000000 was recorded (File::bytes_unverified reads it anyway)");
+    let placed = Placed::new(s.clone(), open(&s, "doc").config().clone());
     assert_eq!(
-        f.bytes_unverified().expect("raw").as_deref(),
+        placed.bytes_unverified().expect("raw").as_deref(),
         Some(&b"tampered"[..])
     );
+}
+
+#[test]
+fn content_rewritten_without_its_metadata_is_stale_and_repairable() {
+    let s = store();
+    let sp = spec("counter", FileType::json(), vec![PathHandler::latest()]);
+    save(&s, &sp, Content::Json(&json!({"n": 1}))).expect("save");
+    // What the Python package's update() does: the content only.
+    s.file_save(
+        &SafePath::new("latest/counter.json").expect("key"),
+        b"{\n  \"n\": 2\n}",
+    )
+    .expect("rewrite");
+    let f = open(&s, "counter");
+    let err = f.load_json().expect_err("stale");
+    assert!(matches!(err, FileError::StaleMetadata { .. }), "{err}");
+    insta::assert_snapshot!(err.to_string(), @"content latest/counter.json was changed without its metadata (hash 033076bbd2, the metadata says d65f8f3719): another program rewrote it — the Python package's update() leaves the metadata stale — or it is damaged; if the content is right, `memory-fs verify --repair counter` re-hashes it");
+    let problems = f.verify().expect("verify");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "latest/counter.json");
+    let fixed = f.repair().expect("repair");
+    assert_eq!(fixed.len(), 1);
+    let f = open(&s, "counter");
+    assert_eq!(f.load_json().expect("load"), Some(json!({"n": 2})));
+    assert!(f.verify().expect("verify").is_empty());
 }
 
 #[test]
@@ -494,21 +558,35 @@ fn corrupt_config_and_metadata_are_clear_errors() {
         .expect_err("bad encoding");
     assert!(matches!(err, FileError::CorruptConfig { .. }), "{err}");
     let s = store();
-    let f = file(&s, "doc", FileType::text(), vec![PathHandler::latest()]);
-    f.save_text("x").expect("save");
+    let sp = spec(
+        "doc",
+        FileType::text(),
+        vec![PathHandler::latest(), PathHandler::custom("b")],
+    );
+    save(&s, &sp, Content::Text("x")).expect("save");
     s.file_save(
         &SafePath::new("latest/doc.txt.metadata").expect("key"),
         b"[1,2",
     )
     .expect("corrupt");
+    let placed = Placed::new(s.clone(), open(&s, "doc").config().clone());
     assert!(matches!(
-        f.metadata(),
+        placed.metadata(),
         Err(FileError::CorruptMetadata { .. })
     ));
-    assert!(
-        matches!(f.save_text("y"), Err(FileError::CorruptMetadata { .. })),
-        "a corrupt metadata file is not silently replaced"
+    let problems = open(&s, "doc").verify().expect("verify");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "latest/doc.txt.metadata");
+    // The record knows what the metadata said, so reading by id is unaffected.
+    assert_eq!(
+        open(&s, "doc").load_text().expect("load").as_deref(),
+        Some("x")
     );
+    // A save moving the file to a folder it was in, whose metadata is damaged, names it.
+    let other = spec("doc", FileType::text(), vec![PathHandler::custom("b")]);
+    save(&s, &other, Content::Text("y")).expect("save in b");
+    let err = save(&s, &sp, Content::Text("z")).expect_err("latest's metadata is damaged");
+    assert!(matches!(err, FileError::CorruptMetadata { .. }), "{err}");
     assert_eq!(
         text_of(&s, "latest/doc.txt.metadata"),
         "[1,2",
@@ -520,24 +598,34 @@ fn corrupt_config_and_metadata_are_clear_errors() {
 fn exists_strategies_and_delete_report() {
     let s = store();
     let handlers = vec![PathHandler::latest(), PathHandler::custom("backup")];
-    let build = |strategy| {
-        File::builder(s.clone(), FileId::new("doc").expect("id"), FileType::text())
+    let with = |strategy| {
+        FileSpec::new(FileId::new("doc").expect("id"), FileType::text())
             .handlers(handlers.clone())
             .exists_strategy(strategy)
-            .build()
-            .expect("file")
     };
-    build(ExistsStrategy::First).save_text("x").expect("save");
+    save(&s, &with(ExistsStrategy::First), Content::Text("x")).expect("save");
     s.file_delete(&SafePath::new("backup/doc.txt").expect("key"))
         .expect("delete one copy");
-    assert!(build(ExistsStrategy::First).exists().expect("first"));
-    assert!(build(ExistsStrategy::Any).exists().expect("any"));
-    assert!(!build(ExistsStrategy::All).exists().expect("all"));
-    let report = build(ExistsStrategy::First).delete().expect("delete");
+    for (strategy, exists) in [
+        (ExistsStrategy::First, true),
+        (ExistsStrategy::Any, true),
+        (ExistsStrategy::All, false),
+    ] {
+        let config = FileConfig::new(FileId::new("doc").expect("id"), FileType::text())
+            .with_paths(["latest", "backup"])
+            .with_exists_strategy(strategy);
+        assert_eq!(
+            Placed::new(s.clone(), config).exists().expect("exists"),
+            exists,
+            "{strategy:?}"
+        );
+    }
+    let report = open(&s, "doc").delete().expect("delete");
     let deleted: Vec<&str> = report.deleted.iter().map(SafePath::as_str).collect();
     assert_eq!(
         deleted,
         [
+            "backup/doc.txt",
             "backup/doc.txt.config",
             "backup/doc.txt.metadata",
             "latest/doc.txt",
@@ -545,5 +633,57 @@ fn exists_strategies_and_delete_report() {
             "latest/doc.txt.metadata"
         ]
     );
-    assert!(s.files_paths(None).expect("list").is_empty());
+    assert!(
+        s.files_paths(None).expect("list").is_empty(),
+        "the record went too"
+    );
+    assert!(
+        File::open(s.clone(), &FileId::new("doc").expect("id"))
+            .expect("open")
+            .is_none()
+    );
+}
+
+#[test]
+fn create_if_absent_never_overwrites() {
+    let s = store();
+    let sp = spec("new", FileType::text(), vec![PathHandler::latest()]);
+    let declared = File::create(s.clone(), clock(), &sp, Create::Config).expect("declare");
+    assert_eq!(
+        keys(&declared),
+        [
+            "latest/new.txt",
+            "latest/new.txt.config",
+            "latest/new.txt.metadata"
+        ]
+    );
+    assert_eq!(
+        declared.load_text().expect("load"),
+        None,
+        "declared, no content yet"
+    );
+    let err =
+        File::create(s.clone(), clock(), &sp, Create::Both(Content::Text("x"))).expect_err("taken");
+    insta::assert_snapshot!(err.to_string(), @r#"file "new" already exists"#);
+    let only = spec("only", FileType::text(), vec![PathHandler::latest()]);
+    let f = File::create(
+        s.clone(),
+        clock(),
+        &only,
+        Create::Content(Content::Text("body")),
+    )
+    .expect("content only");
+    assert_eq!(f.load_text().expect("load").as_deref(), Some("body"));
+    assert!(
+        !s.file_exists(&SafePath::new("latest/only.txt.config").expect("key"))
+            .expect("exists")
+    );
+    let both = spec("both", FileType::text(), vec![PathHandler::latest()]);
+    File::create(s.clone(), clock(), &both, Create::Both(Content::Text("b"))).expect("both");
+    assert_eq!(text_of(&s, "latest/both.txt"), "b");
+    assert!(matches!(
+        File::create(s.clone(), clock(), &both, Create::Config),
+        Err(FileError::AlreadyExists { .. })
+    ));
+    assert_eq!(text_of(&s, "latest/both.txt"), "b", "nothing overwritten");
 }

@@ -1,4 +1,4 @@
-//! Quickstart: save, load, inspect, edit and delete logical files in memory.
+//! Quickstart: save, load, find, query, edit and delete logical files in memory.
 //!
 //! `cargo run -p memory-fs --example quickstart`
 
@@ -34,21 +34,30 @@ fn main() -> Result<(), memory_fs::Error> {
     fs.save().typed(&order, &value)?;
     assert_eq!(fs.load().typed::<Order>(&order)?, Some(value));
 
-    // Text and bytes.
-    let notes = fs.file("notes", FileType::markdown())?;
-    notes.save_text("# Notes\n\n- ship it\n")?;
-    let logo = fs.file("logo", FileType::png())?;
-    logo.save_bytes(b"\x89PNG\r\n\x1a\n...")?;
+    // Text and bytes, placed by path handlers.
+    let notes = FileSpec::new(FileId::new("notes")?, FileType::markdown())
+        .handlers([PathHandler::latest(), PathHandler::versioned()]);
+    fs.save().text(&notes, "# Notes\n\n- ship it\n")?;
+    fs.save().text(&notes, "# Notes\n\n- shipped\n")?;
+    let logo = FileSpec::new(FileId::new("logo")?, FileType::png());
+    fs.save().bytes(&logo, b"\x89PNG\r\n\x1a\n...")?;
 
-    // What is stored, and what it says about itself.
-    let info = fs.data().info(&settings)?;
+    // Any file by id, with no scan: its record says where it is.
+    let found = fs.file("notes")?;
+    let info = found.info();
     println!(
-        "info    exists={} size={:?} hash={:?} type={}",
-        info.exists, info.size, info.content_hash, info.content_type
+        "info    {} versions={:?} size={:?} folders={:?}",
+        info.id,
+        info.versions,
+        info.metadata.map(|m| m.content_size),
+        info.folders
     );
     fs.edit().tags(&settings, ["important"])?;
-    for target in fs.list(None)? {
-        let c = target.config();
+    for file in fs.query(&Query::new().tag("important"))?.files {
+        println!("tagged  {}", file.id());
+    }
+    for file in fs.list()?.files {
+        let c = file.config();
         println!(
             "file    {:<14} {:<8} in {:?}",
             c.file_id.as_str(),
@@ -56,9 +65,9 @@ fn main() -> Result<(), memory_fs::Error> {
             c.file_paths
         );
     }
-    println!("keys    {}", fs.keys(None)?.len());
+    println!("keys    {}", fs.keys(None, false)?.len());
 
-    // Deleting removes content, config and metadata in every folder.
+    // Deleting removes content, config and metadata in every folder, in one commit.
     let report = fs.delete().file(&settings)?;
     println!("deleted {} keys", report.deleted.len());
     assert!(!fs.data().exists(&settings)?);

@@ -22,14 +22,14 @@ fn main() -> Result<(), memory_fs::Error> {
 
     // A second open of the same file sees the data.
     let reopened = MemoryFs::open(&format!("sqlite://{db}"))?;
-    let loaded = reopened.load().json(&settings)?;
+    let loaded = reopened.file("user-settings")?.load_json()?;
     assert_eq!(
         loaded,
         Some(json!({"username": "john_doe", "theme": "dark"}))
     );
     println!(
         "{db}: {} keys, settings = {}",
-        reopened.keys(None)?.len(),
+        reopened.keys(None, false)?.len(),
         loaded.unwrap_or_default()
     );
     Ok(())

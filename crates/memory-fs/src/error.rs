@@ -46,7 +46,9 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// No logical file has this id.
-    #[error("no file with id {id:?} in this store")]
+    #[error(
+        "no file with id {id:?} in this store (a file another program wrote is found after `reindex`)"
+    )]
     NotFound {
         /// The id asked for.
         id: String,
@@ -60,6 +62,16 @@ pub enum Error {
     /// A project has no such strategy.
     #[error(transparent)]
     Project(#[from] ProjectError),
+    /// A key cannot be a file in a POSIX tree (a store holding `a` and `a/b`).
+    #[cfg(feature = "memory")]
+    #[error("key {key} cannot be a file in the tree: {source}")]
+    Tree {
+        /// The key.
+        key: String,
+        /// The tree's error.
+        #[source]
+        source: memory_fs_posix::PosixError,
+    },
 }
 
 impl From<StorageError> for Error {
@@ -68,10 +80,87 @@ impl From<StorageError> for Error {
     }
 }
 
+/// What kind of failure an [`Error`] is, whichever layer raised it: one enum to match
+/// on instead of unwrapping the layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No such file, version or key.
+    NotFound,
+    /// A create found the file already there.
+    AlreadyExists,
+    /// The input is not acceptable: a bad id, URL, key, path handler, or a value the
+    /// file type does not take.
+    InvalidInput,
+    /// Stored data is damaged or disagrees with its metadata (a hash mismatch, a corrupt
+    /// config, metadata or record).
+    Integrity,
+    /// Another writer holds or keeps changing the file; trying again may succeed.
+    Busy,
+    /// The backend is not compiled in, or cannot do this.
+    Unsupported,
+    /// The storage itself failed (I/O, database, network).
+    Storage,
+}
+
 impl Error {
     /// Whether the error means "not there" (an unknown id), as opposed to a failure.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound { .. })
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// The kind of failure.
+    ///
+    /// ```
+    /// use memory_fs::{ErrorKind, MemoryFs};
+    /// let fs = MemoryFs::in_memory();
+    /// assert_eq!(fs.file("nope").unwrap_err().kind(), ErrorKind::NotFound);
+    /// assert_eq!(fs.file("bad id").unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        use memory_fs_target::file::storage::ErrorKind as S;
+        match self {
+            Self::InvalidUrl { .. } | Self::UnknownScheme { .. } | Self::InvalidPath(_) => {
+                ErrorKind::InvalidInput
+            }
+            Self::FeatureDisabled { .. } => ErrorKind::Unsupported,
+            Self::Open { .. } => ErrorKind::Storage,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Project(_) => ErrorKind::InvalidInput,
+            #[cfg(feature = "memory")]
+            Self::Tree { .. } => ErrorKind::InvalidInput,
+            Self::File(e) => match e {
+                FileError::InvalidFileId { .. }
+                | FileError::Encoding { .. }
+                | FileError::Serialization { .. }
+                | FileError::InvalidPath(_)
+                | FileError::Placement { .. } => ErrorKind::InvalidInput,
+                FileError::CorruptConfig { .. }
+                | FileError::CorruptMetadata { .. }
+                | FileError::CorruptRecord { .. }
+                | FileError::HashMismatch { .. }
+                | FileError::StaleMetadata { .. } => ErrorKind::Integrity,
+                FileError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+                FileError::NotFound { .. } => ErrorKind::NotFound,
+                FileError::Busy { .. } | FileError::Contended { .. } => ErrorKind::Busy,
+                FileError::Storage(s) => match s.kind() {
+                    S::NotFound => ErrorKind::NotFound,
+                    S::InvalidPath => ErrorKind::InvalidInput,
+                    S::AlreadyExists => ErrorKind::AlreadyExists,
+                    S::PreconditionFailed => ErrorKind::Busy,
+                    S::Unsupported => ErrorKind::Unsupported,
+                    S::InvalidData => ErrorKind::Integrity,
+                    _ => ErrorKind::Storage,
+                },
+                _ => ErrorKind::Storage,
+            },
+        }
+    }
+
+    /// Whether trying the same call again may succeed (another writer was in the way,
+    /// or the storage failed in a way that may pass).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Busy | ErrorKind::Storage)
     }
 }
 

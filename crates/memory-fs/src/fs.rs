@@ -1,13 +1,14 @@
-//! `MemoryFs`: the one-stop API, and its operation groups (save, load, data, edit, delete).
+//! `MemoryFs`: the one-stop API, and its operation groups (save, create, load, data,
+//! edit, delete).
 
 use std::sync::Arc;
 
 use memory_fs_target::file::storage::{SafePath, Storage};
 use memory_fs_target::file::{
-    Clock, DeleteReport, File, FileBuilder, FileConfig, FileId, FileInfo, FileMetadata, FileType,
-    PathHandler, SystemClock,
+    Clock, Content, Create as CreateWhat, DeleteReport, File, FileConfig, FileId, FileMetadata,
+    FileSpec, Placed, SystemClock, Transaction, is_reserved, to_json,
 };
-use memory_fs_target::{Project, Target, TargetCreate};
+use memory_fs_target::{Catalog, CopyReport, Listing, Query, ReindexReport, VerifyReport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -16,12 +17,13 @@ use crate::{Error, Result, StoreUrl};
 
 /// Logical files on one storage: the entry point of Memory-FS.
 ///
-/// A `MemoryFs` is cheap to clone (an `Arc` to the storage and one to the clock) and can
-/// be shared between threads. Files are described by a [`FileConfig`] (id, type,
-/// folders) — the operation groups [`save`](Self::save), [`load`](Self::load),
-/// [`data`](Self::data), [`edit`](Self::edit) and [`delete`](Self::delete) take one —
-/// or handled directly as a [`File`] from [`file`](Self::file) /
-/// [`file_at`](Self::file_at).
+/// A `MemoryFs` is cheap to clone (an `Arc` to the storage and one to the clock) and
+/// can be shared between threads. A file is described for saving by a [`FileSpec`]
+/// (id, type, path handlers) or a [`FileConfig`] (id, type, folders); the operation
+/// groups [`save`](Self::save), [`create`](Self::create), [`load`](Self::load),
+/// [`data`](Self::data), [`edit`](Self::edit) and [`delete`](Self::delete) take
+/// one. A stored file is reached by id with [`file`](Self::file), which reads its
+/// record — one request, whatever the size of the store.
 ///
 /// ```
 /// use memory_fs::prelude::*;
@@ -32,7 +34,8 @@ use crate::{Error, Result, StoreUrl};
 ///     .with_paths(["config", "backup"]);
 /// fs.save().json(&settings, &json!({"theme": "dark"}))?;
 /// assert_eq!(fs.load().json(&settings)?, Some(json!({"theme": "dark"})));
-/// assert_eq!(fs.list(None)?.len(), 1);
+/// assert_eq!(fs.file("user-settings")?.load_json()?, Some(json!({"theme": "dark"})));
+/// assert_eq!(fs.list()?.files.len(), 1);
 /// # Ok::<(), memory_fs::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -75,6 +78,7 @@ impl MemoryFs {
     }
 
     /// The same store, with `clock` for metadata timestamps and temporal folders.
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -90,135 +94,148 @@ impl MemoryFs {
         &self.clock
     }
 
+    /// The store as a whole (the layer below): listing, queries, reindex, verify.
+    pub fn catalog(&self) -> Catalog {
+        Catalog::new(self.storage.clone(), self.clock.clone())
+    }
+
     // ----- files -----------------------------------------------------------------------
 
-    /// The file `id` of `file_type` at the storage root.
+    /// The logical file `id`, found through its record: its folders, versions and last
+    /// save, ready to load, edit, delete, verify or copy.
     ///
     /// # Errors
-    /// [`Error::File`] for an invalid id.
-    pub fn file(&self, id: &str, file_type: FileType) -> Result<File> {
-        Ok(self.builder(id, file_type)?.build()?)
+    /// [`Error::NotFound`] when the store has no record of `id` (files another program
+    /// wrote are found after [`reindex`](Self::reindex)); an invalid id; a damaged
+    /// record; storage errors.
+    pub fn file(&self, id: &str) -> Result<File> {
+        let file_id = FileId::new(id)?;
+        self.catalog()
+            .get(&file_id)?
+            .ok_or_else(|| Error::NotFound { id: id.to_owned() })
     }
 
-    /// The file `id` of `file_type` in the folders `handlers` choose (for example
-    /// `[PathHandler::latest(), PathHandler::versioned()]`; a versioned handler picks the
-    /// next free version now, reading the storage).
-    ///
-    /// # Errors
-    /// [`Error::File`] for an invalid id or a storage failure while looking for versions.
-    pub fn file_at<I: IntoIterator<Item = PathHandler>>(
-        &self,
-        id: &str,
-        file_type: FileType,
-        handlers: I,
-    ) -> Result<File> {
-        Ok(self.builder(id, file_type)?.handlers(handlers).build()?)
-    }
-
-    /// A builder for the file `id`, for the options beyond [`file_at`](Self::file_at)
-    /// (key, exists strategy).
-    ///
-    /// # Errors
-    /// [`Error::File`] for an invalid id.
-    pub fn builder(&self, id: &str, file_type: FileType) -> Result<FileBuilder> {
-        Ok(
-            File::builder(self.storage.clone(), FileId::new(id)?, file_type)
-                .clock(self.clock.clone()),
-        )
-    }
-
-    /// The file `config` describes.
-    pub fn file_for(&self, config: &FileConfig) -> File {
-        File::from_config(self.storage.clone(), config.clone()).with_clock(self.clock.clone())
-    }
-
-    /// A project on this store (add strategies with [`Project::with_strategy`]).
-    pub fn project(&self) -> Project {
-        Project::new(self.storage.clone()).with_clock(self.clock.clone())
-    }
-
-    /// Every logical file under `prefix` (the whole store for `None`), found through
-    /// its config files — whoever wrote the store. Sorted by id, then folders; a file
-    /// kept at several folders is listed once. Types stored without a config
-    /// (`json_single`) are not listed.
-    ///
-    /// # Errors
-    /// [`Error::InvalidPath`] for a bad prefix; [`Error::File`] for a corrupt config or a
-    /// storage failure.
-    pub fn list(&self, prefix: Option<&str>) -> Result<Vec<Target>> {
-        let prefix = prefix
-            .filter(|p| !p.is_empty())
-            .map(SafePath::new)
-            .transpose()?;
-        Ok(TargetCreate::new(self.storage.clone()).scan(prefix.as_ref())?)
-    }
-
-    /// Every placement of the logical file `id` (one per distinct folder set), as
-    /// [`list`](Self::list) finds them.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when no config names `id`; as [`list`](Self::list).
-    pub fn find(&self, id: &str) -> Result<Vec<Target>> {
-        let found: Vec<Target> = self
-            .list(None)?
-            .into_iter()
-            .filter(|t| t.config().file_id.as_str() == id)
-            .collect();
-        if found.is_empty() {
-            return Err(Error::NotFound { id: id.to_owned() });
-        }
-        Ok(found)
-    }
-
-    /// The versions stored for the file `config` describes (see [`File::versions`]).
+    /// Every logical file, sorted by id (and the records that could not be read).
     ///
     /// # Errors
     /// Storage errors.
-    pub fn versions(&self, config: &FileConfig) -> Result<Vec<u32>> {
-        Ok(self.file_for(config).versions()?)
+    pub fn list(&self) -> Result<Listing> {
+        Ok(self.catalog().list()?)
     }
 
-    /// The physical keys under `prefix` (the whole store for `None`), sorted.
+    /// The logical files `query` selects (by tag, type, folder, time, user data).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn query(&self, query: &Query) -> Result<Listing> {
+        Ok(self.catalog().query(query)?)
+    }
+
+    /// The physical keys under `prefix` (the whole store for `None`), sorted; keys
+    /// the library keeps for itself (under `.memory-fs/`) only when `reserved` is set.
     ///
     /// # Errors
     /// [`Error::InvalidPath`] for a bad prefix; storage errors.
-    pub fn keys(&self, prefix: Option<&str>) -> Result<Vec<SafePath>> {
+    pub fn keys(&self, prefix: Option<&str>, reserved: bool) -> Result<Vec<SafePath>> {
         let prefix = prefix
+            .map(|p| p.trim_matches('/'))
             .filter(|p| !p.is_empty())
             .map(SafePath::new)
             .transpose()?;
         let mut keys = self.storage.files_paths(prefix.as_ref())?;
+        if !reserved {
+            keys.retain(|k| !is_reserved(k));
+        }
         keys.sort();
         Ok(keys)
     }
 
-    /// Copies every physical key under `prefix` to `destination`, key by key (each key
-    /// is written whole: an interrupted copy leaves every destination key either as it
-    /// was or as the source's). `progress(done_keys, total_keys, bytes_so_far)` is
-    /// called after each key. Keys at the destination that the source lacks are left
-    /// alone.
+    /// Runs `build` on a fresh [`Transaction`], then commits it: every save, edit and
+    /// delete it holds applies, or none does. Returns what `build` returned.
+    ///
+    /// ```
+    /// use memory_fs::prelude::*;
+    ///
+    /// let fs = MemoryFs::in_memory();
+    /// let a = FileSpec::new(FileId::new("a")?, FileType::text()).folders(["docs"]);
+    /// let b = FileSpec::new(FileId::new("b")?, FileType::text()).folders(["docs"]);
+    /// fs.transaction(|tx| {
+    ///     tx.save(&a, Content::Text("one"))?.save(&b, Content::Text("two"))?;
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(fs.list()?.files.len(), 2);
+    /// # Ok::<(), memory_fs::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidPath`] for a bad prefix; storage errors of either side (the keys
-    /// copied before stay copied).
+    /// What `build` returns, or the commit's error; then nothing is changed.
+    pub fn transaction<T>(&self, build: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
+        let mut tx = self.catalog().transaction();
+        let out = build(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Rebuilds the index from the configs in the store (see [`Catalog::reindex`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn reindex(&self) -> Result<ReindexReport> {
+        Ok(self.catalog().reindex()?)
+    }
+
+    /// Checks the store, or what lies under `prefix` (see [`Catalog::verify`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`] for a bad prefix; storage errors.
+    pub fn verify(&self, prefix: Option<&str>) -> Result<VerifyReport> {
+        let prefix = prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+            .map(SafePath::new)
+            .transpose()?;
+        Ok(self.catalog().verify(prefix.as_ref())?)
+    }
+
+    /// Copies the files `query` selects to `destination`, each in one commit there.
+    ///
+    /// # Errors
+    /// Storage errors of either side (files copied before stay copied).
     pub fn copy_to(
+        &self,
+        destination: &MemoryFs,
+        query: &Query,
+        progress: impl FnMut(usize, usize, u64),
+    ) -> Result<CopyReport> {
+        Ok(self
+            .catalog()
+            .copy_to(&destination.catalog(), query, progress)?)
+    }
+
+    /// Copies physical keys under `prefix` one by one (each key written whole), the
+    /// library's own keys left out: for stores that are not logical files. Returns the
+    /// keys and bytes copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`]; storage errors of either side.
+    pub fn copy_keys_to(
         &self,
         destination: &MemoryFs,
         prefix: Option<&str>,
         mut progress: impl FnMut(usize, usize, u64),
-    ) -> Result<CopyReport> {
-        let keys = self.keys(prefix)?;
-        let mut report = CopyReport::default();
+    ) -> Result<(usize, u64)> {
+        let keys = self.keys(prefix, false)?;
+        let (mut copied, mut bytes) = (0, 0u64);
         for (i, key) in keys.iter().enumerate() {
             // A key removed since the listing is skipped, not an error.
-            if let Some(bytes) = self.storage.file_bytes(key)? {
-                destination.storage.file_save(key, &bytes)?;
-                report.keys += 1;
-                report.bytes += bytes.len() as u64;
+            if let Some(value) = self.storage.file_bytes(key)? {
+                destination.storage.file_save(key, &value)?;
+                copied += 1;
+                bytes += value.len() as u64;
             }
-            progress(i + 1, keys.len(), report.bytes);
+            progress(i + 1, keys.len(), bytes);
         }
-        Ok(report)
+        Ok((copied, bytes))
     }
 
     // ----- operation groups --------------------------------------------------------------
@@ -228,12 +245,17 @@ impl MemoryFs {
         Save { fs: self }
     }
 
-    /// Loading values.
+    /// Creating files that must not exist yet.
+    pub fn create(&self) -> Create<'_> {
+        Create { fs: self }
+    }
+
+    /// Loading values of a file in the folders its config names.
     pub fn load(&self) -> Load<'_> {
         Load { fs: self }
     }
 
-    /// Read-only questions: existence, info, metadata, paths.
+    /// Read-only questions: existence, metadata, keys.
     pub fn data(&self) -> Data<'_> {
         Data { fs: self }
     }
@@ -247,19 +269,27 @@ impl MemoryFs {
     pub fn delete(&self) -> Delete<'_> {
         Delete { fs: self }
     }
+
+    fn commit_save(&self, spec: &FileSpec, content: Content<'_>) -> Result<File> {
+        Ok(File::save_with_clock(
+            self.storage.clone(),
+            self.clock.clone(),
+            spec,
+            content,
+        )?)
+    }
+
+    fn placed(&self, config: &FileConfig) -> Placed {
+        Placed::new(self.storage.clone(), config.clone())
+    }
+
+    fn indexed(&self, id: &FileId) -> Result<Option<File>> {
+        Ok(self.catalog().get(id)?)
+    }
 }
 
-/// What [`MemoryFs::copy_to`] copied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CopyReport {
-    /// Keys written to the destination.
-    pub keys: usize,
-    /// Bytes written to the destination.
-    pub bytes: u64,
-}
-
-/// Saving values ([`MemoryFs::save`]). Each method writes content, then config, then
-/// metadata at every folder, and returns the keys written.
+/// Saving values ([`MemoryFs::save`]). Each method commits content, metadata, config
+/// (in new folders) and the file's record together, and returns the file after.
 #[derive(Debug, Clone, Copy)]
 pub struct Save<'a> {
     fs: &'a MemoryFs,
@@ -269,59 +299,106 @@ impl Save<'_> {
     /// Saves a JSON value (serialized as the file type says).
     ///
     /// # Errors
-    /// [`Error::File`]: serialization, encoding or storage failures.
-    pub fn json(&self, config: &FileConfig, value: &Value) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).save_json(value)?)
+    /// [`Error::File`]: serialization, encoding or storage failures; the file then
+    /// reads as before.
+    pub fn json(&self, file: impl Into<FileSpec>, value: &Value) -> Result<File> {
+        self.fs.commit_save(&file.into(), Content::Json(value))
     }
 
     /// Saves any serializable value.
     ///
     /// # Errors
     /// As [`json`](Self::json).
-    pub fn typed<T: Serialize>(&self, config: &FileConfig, value: &T) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).save_typed(value)?)
+    pub fn typed<T: Serialize>(&self, file: impl Into<FileSpec>, value: &T) -> Result<File> {
+        let spec = file.into();
+        let value = to_json(spec.id(), value)?;
+        self.fs.commit_save(&spec, Content::Json(&value))
     }
 
     /// Saves text (encoded as the file type says).
     ///
     /// # Errors
     /// As [`json`](Self::json).
-    pub fn text(&self, config: &FileConfig, text: &str) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).save_text(text)?)
+    pub fn text(&self, file: impl Into<FileSpec>, text: &str) -> Result<File> {
+        self.fs.commit_save(&file.into(), Content::Text(text))
     }
 
-    /// Saves bytes (for binary types; text types check that they decode).
+    /// Saves bytes (for binary and base64 types).
     ///
     /// # Errors
     /// As [`json`](Self::json).
-    pub fn bytes(&self, config: &FileConfig, bytes: &[u8]) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).save_bytes(bytes)?)
+    pub fn bytes(&self, file: impl Into<FileSpec>, bytes: &[u8]) -> Result<File> {
+        self.fs.commit_save(&file.into(), Content::Bytes(bytes))
+    }
+
+    /// Saves a value in whatever form it is.
+    ///
+    /// # Errors
+    /// As [`json`](Self::json).
+    pub fn content(&self, file: impl Into<FileSpec>, content: Content<'_>) -> Result<File> {
+        self.fs.commit_save(&file.into(), content)
     }
 }
 
-/// Loading values ([`MemoryFs::load`]). Each method returns `None` when the file is
-/// absent, and checks the content against its metadata hash.
+/// Creating files that must not exist yet ([`MemoryFs::create`]): the Python
+/// package's `create`, `create__content` and `create__both`, which fail instead of
+/// overwriting.
+#[derive(Debug, Clone, Copy)]
+pub struct Create<'a> {
+    fs: &'a MemoryFs,
+}
+
+impl Create<'_> {
+    fn make(&self, file: impl Into<FileSpec>, what: CreateWhat<'_>) -> Result<File> {
+        Ok(File::create(
+            self.fs.storage.clone(),
+            self.fs.clock.clone(),
+            &file.into(),
+            what,
+        )?)
+    }
+
+    /// Declares the file: its config (and record), no content yet.
+    ///
+    /// # Errors
+    /// [`Error::File`] with `FileError::AlreadyExists` when the id is taken; as
+    /// [`Save::json`].
+    pub fn config(&self, file: impl Into<FileSpec>) -> Result<File> {
+        self.make(file, CreateWhat::Config)
+    }
+
+    /// The content and its metadata, without a config.
+    ///
+    /// # Errors
+    /// As [`config`](Self::config).
+    pub fn content(&self, file: impl Into<FileSpec>, content: Content<'_>) -> Result<File> {
+        self.make(file, CreateWhat::Content(content))
+    }
+
+    /// Config, content and metadata.
+    ///
+    /// # Errors
+    /// As [`config`](Self::config).
+    pub fn both(&self, file: impl Into<FileSpec>, content: Content<'_>) -> Result<File> {
+        self.make(file, CreateWhat::Both(content))
+    }
+}
+
+/// Loading values ([`MemoryFs::load`]) of a file in exactly the folders its config
+/// names. Each method returns `None` when the content is absent, and checks it against
+/// its metadata. (To load a file by id, use [`MemoryFs::file`].)
 #[derive(Debug, Clone, Copy)]
 pub struct Load<'a> {
     fs: &'a MemoryFs,
 }
 
 impl Load<'_> {
-    /// The file, if it exists.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn file(&self, config: &FileConfig) -> Result<Option<File>> {
-        let file = self.fs.file_for(config);
-        Ok(file.exists()?.then_some(file))
-    }
-
     /// The content as JSON.
     ///
     /// # Errors
     /// [`Error::File`]: hash mismatch, decoding, deserialization or storage failures.
     pub fn json(&self, config: &FileConfig) -> Result<Option<Value>> {
-        Ok(self.fs.file_for(config).load_json()?)
+        Ok(self.fs.placed(config).load_json()?)
     }
 
     /// The content deserialized as `T`.
@@ -329,7 +406,7 @@ impl Load<'_> {
     /// # Errors
     /// As [`json`](Self::json).
     pub fn typed<T: DeserializeOwned>(&self, config: &FileConfig) -> Result<Option<T>> {
-        Ok(self.fs.file_for(config).load_typed()?)
+        Ok(self.fs.placed(config).load_typed()?)
     }
 
     /// The content as text.
@@ -337,15 +414,15 @@ impl Load<'_> {
     /// # Errors
     /// As [`json`](Self::json).
     pub fn text(&self, config: &FileConfig) -> Result<Option<String>> {
-        Ok(self.fs.file_for(config).load_text()?)
+        Ok(self.fs.placed(config).load_text()?)
     }
 
-    /// The content bytes as stored.
+    /// The bytes that were saved.
     ///
     /// # Errors
     /// As [`json`](Self::json).
     pub fn bytes(&self, config: &FileConfig) -> Result<Option<Vec<u8>>> {
-        Ok(self.fs.file_for(config).load_bytes()?)
+        Ok(self.fs.placed(config).load_bytes()?)
     }
 }
 
@@ -361,58 +438,49 @@ impl Data<'_> {
     /// # Errors
     /// Storage errors.
     pub fn exists(&self, config: &FileConfig) -> Result<bool> {
-        Ok(self.fs.file_for(config).exists()?)
+        Ok(self.fs.placed(config).exists()?)
     }
 
-    /// Size, hash, timestamp, type and keys.
+    /// The metadata in the config's first folder that has some.
     ///
     /// # Errors
     /// A corrupt metadata file; storage errors.
-    pub fn info(&self, config: &FileConfig) -> Result<FileInfo> {
-        Ok(self.fs.file_for(config).info()?)
-    }
-
-    /// The metadata, if stored.
-    ///
-    /// # Errors
-    /// As [`info`](Self::info).
     pub fn metadata(&self, config: &FileConfig) -> Result<Option<FileMetadata>> {
-        Ok(self.fs.file_for(config).metadata()?)
+        Ok(self.fs.placed(config).metadata()?)
     }
 
-    /// Every key the file uses (present or not), sorted.
+    /// The user data of that metadata (empty when none).
     ///
     /// # Errors
-    /// [`Error::File`] when a folder makes an invalid key.
-    pub fn paths(&self, config: &FileConfig) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).paths()?)
-    }
-
-    /// The user data of the metadata (empty when none).
-    ///
-    /// # Errors
-    /// As [`info`](Self::info).
+    /// As [`metadata`](Self::metadata).
     pub fn user_data(&self, config: &FileConfig) -> Result<Map<String, Value>> {
         Ok(self.metadata(config)?.map(|m| m.data).unwrap_or_default())
     }
 }
 
-/// Changing metadata in place ([`MemoryFs::edit`]); the content is untouched.
+/// Changing metadata in place ([`MemoryFs::edit`]), in one commit per call; the
+/// content is untouched.
 #[derive(Debug, Clone, Copy)]
 pub struct Edit<'a> {
     fs: &'a MemoryFs,
 }
 
 impl Edit<'_> {
-    /// Replaces the user data at every folder that has metadata; returns the keys rewritten.
-    ///
-    /// # Errors
-    /// A corrupt metadata file; storage errors.
-    pub fn data(&self, config: &FileConfig, data: Map<String, Value>) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).update_data(data)?)
+    fn file(&self, id: &FileId) -> Result<File> {
+        self.fs
+            .indexed(id)?
+            .ok_or_else(|| Error::NotFound { id: id.to_string() })
     }
 
-    /// Adds tags (in order, without duplicates); returns the keys rewritten.
+    /// Replaces the user data of the file's last save; returns the file after.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; storage errors.
+    pub fn data(&self, config: &FileConfig, data: Map<String, Value>) -> Result<File> {
+        Ok(self.file(&config.file_id)?.update_data(data)?)
+    }
+
+    /// Adds tags (in order, without duplicates) to the file's last save.
     ///
     /// # Errors
     /// As [`data`](Self::data).
@@ -420,8 +488,8 @@ impl Edit<'_> {
         &self,
         config: &FileConfig,
         tags: I,
-    ) -> Result<Vec<SafePath>> {
-        Ok(self.fs.file_for(config).add_tags(tags)?)
+    ) -> Result<File> {
+        Ok(self.file(&config.file_id)?.add_tags(tags)?)
     }
 }
 
@@ -432,36 +500,53 @@ pub struct Delete<'a> {
 }
 
 impl Delete<'_> {
-    /// Deletes the file's content, config and metadata at every folder; says which existed.
+    /// Deletes the logical file the config names (every folder and version, and its
+    /// record) in one commit; a file the index does not know is deleted in the
+    /// config's folders. Says which keys were deleted.
     ///
     /// # Errors
-    /// Storage errors (keys deleted before the failure stay deleted).
+    /// Storage errors (the file then reads as before).
     pub fn file(&self, config: &FileConfig) -> Result<DeleteReport> {
-        Ok(self.fs.file_for(config).delete()?)
+        if let Some(file) = self.fs.indexed(&config.file_id)? {
+            return Ok(file.delete()?);
+        }
+        let mut deleted = Vec::new();
+        for folder in config.folders() {
+            let keys = memory_fs_target::file::FolderKeys::new(
+                folder,
+                &config.file_id,
+                &config.file_type,
+            )?;
+            for key in keys.all() {
+                if self.fs.storage.file_delete(key)? {
+                    deleted.push(key.clone());
+                }
+            }
+        }
+        deleted.sort();
+        Ok(DeleteReport { deleted })
     }
 
-    /// Deletes every placement of the logical file `id`; says which keys existed.
+    /// Deletes the logical file `id` (every folder and version) in one commit.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when no config names `id`; storage errors.
+    /// [`Error::NotFound`] when the store has no record of `id`; storage errors.
     pub fn id(&self, id: &str) -> Result<DeleteReport> {
-        let mut report = DeleteReport::default();
-        for target in self.fs.find(id)? {
-            report.deleted.extend(target.file().delete()?.deleted);
-        }
-        report.deleted.sort();
-        Ok(report)
+        Ok(self.fs.file(id)?.delete()?)
     }
 
     /// Deletes every physical key under `prefix` (which must name something: use
-    /// [`all`](Self::all) for the whole store); returns how many there were.
+    /// [`all`](Self::all) for the whole store) and reindexes, so no record names a
+    /// file that is gone; returns how many keys there were.
     ///
     /// # Errors
     /// [`Error::InvalidPath`] for a bad or empty prefix; storage errors.
     pub fn prefix(&self, prefix: &str) -> Result<usize> {
         let prefix = SafePath::new(prefix)?;
         let keys = self.fs.storage.files_paths(Some(&prefix))?;
-        Ok(self.fs.storage.files_delete(&keys)?)
+        let n = self.fs.storage.files_delete(&keys)?;
+        self.fs.reindex()?;
+        Ok(n)
     }
 
     /// Deletes every key in the store.

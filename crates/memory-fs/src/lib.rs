@@ -4,25 +4,34 @@
 mod error;
 mod fs;
 mod open;
+#[cfg(feature = "memory")]
+mod tree;
 mod url;
 
-pub use error::{Error, Result};
-pub use fs::{CopyReport, Data, Delete, Edit, Load, MemoryFs, Save};
+pub use error::{Error, ErrorKind, Result};
+pub use fs::{Create, Data, Delete, Edit, Load, MemoryFs, Save};
 pub use url::{S3Location, StoreUrl};
 
 pub use memory_fs_target::file::storage::{
-    Capabilities, ErrorKind, InvalidPath, SafePath, Storage, StorageError,
+    Capabilities, ErrorKind as StorageErrorKind, InvalidPath, SafePath, Storage, StorageError,
 };
 pub use memory_fs_target::file::{
-    Clock, DeleteReport, Encoding, ExistsStrategy, File, FileBuilder, FileConfig, FileError,
-    FileId, FileInfo, FileMetadata, FileType, FixedClock, HandlerKind, PathHandler, Serialization,
-    SystemClock,
+    Clock, Content, DeleteReport, Encoding, ExistsStrategy, File, FileConfig, FileError, FileId,
+    FileInfo, FileMetadata, FileRecord, FileSpec, FileType, FileVersion, FixedClock, HandlerKind,
+    PathHandler, Placed, Problem, Serialization, SystemClock, Transaction,
 };
-pub use memory_fs_target::{Project, ProjectError, Target, TargetCreate};
+pub use memory_fs_target::{
+    Catalog, CopyReport, Listing, Project, ProjectError, Query, ReindexReport, Target,
+    TargetCreate, VerifyReport,
+};
 
 /// The in-memory provider (feature `memory`, on by default).
 #[cfg(feature = "memory")]
 pub use memory_fs_storage_memory as memory;
+
+/// The POSIX core under the in-memory provider (feature `memory`).
+#[cfg(feature = "memory")]
+pub use memory_fs_posix as posix;
 
 /// The local-disk provider (feature `disk`).
 #[cfg(feature = "disk")]
@@ -49,7 +58,7 @@ pub mod layers {
 /// Everything a typical user imports: `use memory_fs::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ExistsStrategy, File, FileConfig, FileId, FileType, MemoryFs, PathHandler, Project,
-        SafePath, Storage, StoreUrl, Target,
+        Content, ExistsStrategy, File, FileConfig, FileId, FileSpec, FileType, MemoryFs,
+        PathHandler, Project, Query, SafePath, Storage, StoreUrl,
     };
 }

@@ -29,14 +29,18 @@ fn round_trip(fs: &MemoryFs) {
         Some(json!({"ok": true}))
     );
     let listed: Vec<String> = fs
-        .list(None)
+        .list()
         .expect("list")
+        .files
         .iter()
-        .map(|t| t.config().file_id.as_str().to_owned())
+        .map(|f| f.id().to_string())
         .collect();
     assert_eq!(listed, ["probe"]);
     assert_eq!(fs.delete().id("probe").expect("delete").deleted.len(), 3);
-    assert!(fs.keys(None).expect("keys").is_empty());
+    assert!(
+        fs.keys(None, true).expect("keys").is_empty(),
+        "the record went too"
+    );
 }
 
 #[cfg(feature = "memory")]
@@ -46,14 +50,16 @@ fn memory_url() {
     round_trip(&MemoryFs::open("memory:").expect("open"));
     // Each open is a fresh store.
     let a = MemoryFs::open("memory://").expect("open");
-    a.file("x", FileType::text())
-        .expect("file")
-        .save_text("x")
+    a.save()
+        .text(
+            FileSpec::new(FileId::new("x").expect("id"), FileType::text()),
+            "x",
+        )
         .expect("save");
     assert!(
         MemoryFs::open("memory://")
             .expect("open")
-            .keys(None)
+            .keys(None, true)
             .expect("keys")
             .is_empty()
     );
@@ -85,9 +91,11 @@ fn file_urls_absolute_and_relative() {
     let rel = relative_to_cwd(&dir.path().join("rel store"));
     let url = format!("file:{}", rel.display().to_string().replace(' ', "%20"));
     let fs = MemoryFs::open(&url).expect("open relative");
-    fs.file("kept", FileType::text())
-        .expect("file")
-        .save_text("on disk")
+    fs.save()
+        .text(
+            FileSpec::new(FileId::new("kept").expect("id"), FileType::text()),
+            "on disk",
+        )
         .expect("save");
     assert_eq!(
         std::fs::read(dir.path().join("rel store/kept.txt")).expect("read the key as a file"),
@@ -113,15 +121,17 @@ fn sqlite_urls_file_and_memory() {
     let url = format!("sqlite://{}", db.display());
     round_trip(&MemoryFs::open(&url).expect("open"));
     let fs = MemoryFs::open(&format!("{url}?synchronous=normal")).expect("open");
-    fs.file("kept", FileType::text())
-        .expect("file")
-        .save_text("persisted")
+    fs.save()
+        .text(
+            FileSpec::new(FileId::new("kept").expect("id"), FileType::text()),
+            "persisted",
+        )
         .expect("save");
     drop(fs);
     let reopened = MemoryFs::open(&url).expect("reopen");
     assert_eq!(
         reopened
-            .file("kept", FileType::text())
+            .file("kept")
             .expect("file")
             .load_text()
             .expect("load")
@@ -150,9 +160,11 @@ fn s3_url_against_the_in_process_server() {
     let location = location.with_credentials(&server.access_key, &server.secret_key);
     let fs = StoreUrl::S3(location.clone()).open().expect("open");
     round_trip(&fs);
-    fs.file("kept", FileType::text())
-        .expect("file")
-        .save_text("in the bucket")
+    fs.save()
+        .text(
+            FileSpec::new(FileId::new("kept").expect("id"), FileType::text()),
+            "in the bucket",
+        )
         .expect("save");
     let object = server.root().join(&server.bucket).join("tenant-a/kept.txt");
     assert_eq!(

@@ -1,11 +1,17 @@
-//! Targets (a file config bound to a storage) and projects (named path strategies).
+//! The store as a whole: its logical files found by id, listed and queried through
+//! their records, rebuilt from stored configs, checked, copied and changed together;
+//! targets rebuilt from configs; projects with named path strategies.
 #![doc = include_str!("../README.md")]
 
+mod catalog;
 mod project;
+mod query;
 mod target;
 
+pub use catalog::{Catalog, CopyReport, Listing, ReindexReport, VerifyReport};
 pub use project::{Project, ProjectError};
-pub use target::{Target, TargetCreate};
+pub use query::Query;
+pub use target::{Scan, Target, TargetCreate};
 
 /// The file layer this crate is built on (and, as `file::storage`, the storage layer),
 /// re-exported so the layers above need only this crate.

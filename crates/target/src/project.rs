@@ -1,11 +1,8 @@
-//! `Project`: named path strategies, and files made with them.
+//! `Project`: named path strategies, and file specs made with them.
 
-use std::sync::Arc;
+use memory_fs_file::{FileId, FileSpec, FileType, PathHandler};
 
-use memory_fs_file::storage::Storage;
-use memory_fs_file::{Clock, File, FileError, FileId, FileType, PathHandler, SystemClock};
-
-/// Why a project could not make a file.
+/// Why a project could not describe a file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProjectError {
@@ -17,30 +14,23 @@ pub enum ProjectError {
         /// The names that exist, comma-separated.
         defined: String,
     },
-    /// The file layer failed.
-    #[error(transparent)]
-    File(#[from] FileError),
 }
 
-/// A storage plus named path strategies.
-#[derive(Debug, Clone)]
+/// Named path strategies (`development` = latest, `production` = temporal +
+/// versioned…) that describe where files go.
+#[derive(Debug, Clone, Default)]
 pub struct Project {
-    storage: Arc<dyn Storage>,
     strategies: Vec<(String, Vec<PathHandler>)>,
-    clock: Arc<dyn Clock>,
 }
 
 impl Project {
     /// A project with no strategies yet.
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self {
-            storage,
-            strategies: Vec::new(),
-            clock: Arc::new(SystemClock),
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Adds (or replaces) the strategy `name`.
+    #[must_use]
     pub fn with_strategy<I: IntoIterator<Item = PathHandler>>(
         mut self,
         name: &str,
@@ -51,12 +41,6 @@ impl Project {
             Some((_, h)) => *h = handlers,
             None => self.strategies.push((name.to_owned(), handlers)),
         }
-        self
-    }
-
-    /// Uses `clock` for the files it makes.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
         self
     }
 
@@ -71,13 +55,13 @@ impl Project {
     /// A file placed by strategy `strategy`.
     ///
     /// # Errors
-    /// [`ProjectError::UnknownStrategy`]; storage errors while resolving versions.
-    pub fn file(
+    /// [`ProjectError::UnknownStrategy`].
+    pub fn spec(
         &self,
         id: FileId,
         strategy: &str,
         file_type: FileType,
-    ) -> Result<File, ProjectError> {
+    ) -> Result<FileSpec, ProjectError> {
         let handlers = self
             .strategy(strategy)
             .ok_or_else(|| ProjectError::UnknownStrategy {
@@ -89,9 +73,6 @@ impl Project {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        Ok(File::builder(self.storage.clone(), id, file_type)
-            .handlers(handlers.iter().cloned())
-            .clock(self.clock.clone())
-            .build()?)
+        Ok(FileSpec::new(id, file_type).handlers(handlers.iter().cloned()))
     }
 }
