@@ -82,17 +82,32 @@ pub struct File {
 impl File {
     /// The file `id`, from its record, or `None` when the store has no record of it.
     /// Reads one key; a commit in flight is not waited for (reads see the file as it
-    /// was before or as it is after).
+    /// was before or as it is after; for a creation or a removal in flight, one more
+    /// read tells which).
     ///
     /// # Errors
     /// [`FileError::CorruptRecord`]; storage errors.
     pub fn open(storage: Arc<dyn Storage>, id: &FileId) -> Result<Option<Self>> {
         let read = commit::read_record(&*storage, id)?;
-        Ok(read.record.map(|record| Self {
+        let Some(record) = read.record else {
+            return Ok(None);
+        };
+        let creating_or_removing = record
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.previous.is_none() || p.removes);
+        let file = Self {
             storage,
             clock: Arc::new(SystemClock),
             record,
-        }))
+        };
+        // A file whose creation or removal is in flight exists exactly when its content
+        // does: before the first content lands it was never there, after its contents
+        // are deleted it is gone.
+        if creating_or_removing && !file.head().exists()? {
+            return Ok(None);
+        }
+        Ok(Some(file))
     }
 
     /// Saves `content` as the file `spec` describes (creating it or adding a new save),
