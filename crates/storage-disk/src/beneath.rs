@@ -1,93 +1,281 @@
-//! The store root as an open directory, and Linux's `openat2` walk beneath it.
+//! The store root as an open directory, and every walk beneath it.
 //!
-//! `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves a whole key in one system
-//! call and refuses, inside the kernel, any symbolic link or escape on the way, so no
-//! one can swap a directory for a link between a check and a use. Whenever it answers
-//! something other than "found" or "missing" — a link on the way, a kernel or sandbox
-//! without `openat2`, any other error — the caller takes the portable walk instead,
-//! which inspects each component and words the error precisely. A kernel that lacks
+//! Nothing here ever resolves a path by name from outside the root, and nothing follows
+//! a symbolic link. Linux's `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` resolves a
+//! whole key in one system call and refuses, inside the kernel, any link or escape on
+//! the way. Whenever it answers something other than "found" or "missing" (a link on
+//! the way, a file on the way, a kernel or sandbox without `openat2`), the walk goes on
+//! one component at a time, each opened with `O_NOFOLLOW` relative to the directory
+//! opened just before: a name swapped for a link between two steps is refused at the
+//! step that meets it, so no walk can be redirected out of the root. The component
+//! walk also finds out what is in the way, to word the error. A kernel that lacks
 //! `openat2` is asked once.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rustix::fd::OwnedFd;
-use rustix::fs::{Mode, OFlags};
-#[cfg(target_os = "linux")]
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
+
+/// How often a component walk retries a step whose answer changed under it (a name
+/// that was a directory when looked at, and something else when opened).
+const RETRIES: usize = 8;
 
 /// What a walk beneath the root found.
 #[derive(Debug)]
 pub(crate) enum Walk {
     /// The path, opened.
     Found(OwnedFd),
-    /// A component is missing.
+    /// A component is missing (or a regular file stands where a directory belongs, for
+    /// a walk that does not create).
     Missing,
-    /// Anything else: the caller takes the portable walk.
-    Portable,
+    /// Something that is not a directory is in the way: which component, and what.
+    Blocked(Blocked),
+}
+
+/// What stands in a walk's way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Blocked {
+    /// The component, as named in the key.
+    pub(crate) segment: String,
+    /// Whether it is a symbolic link (else a file or some other non-directory).
+    pub(crate) link: bool,
+}
+
+/// A directory a walk ended in: the root itself, or one below it.
+#[derive(Debug)]
+pub(crate) enum DirFd<'a> {
+    /// The store root.
+    Root(BorrowedFd<'a>),
+    /// A directory below it.
+    Below(OwnedFd),
+}
+
+impl AsFd for DirFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DirFd::Root(fd) => fd.as_fd(),
+            DirFd::Below(fd) => fd.as_fd(),
+        }
+    }
 }
 
 /// The store root, held open.
 #[derive(Debug)]
 pub(crate) struct Root {
     fd: OwnedFd,
+    /// The root opened for reading, which `flock` needs (a path-only descriptor cannot
+    /// be locked): the lock that orders conditional writes across processes.
+    lock_fd: OwnedFd,
+    /// Orders conditional writes of this process: `flock` belongs to an open file, and
+    /// every thread of every clone of the store shares this one.
+    lock: Mutex<()>,
     /// Whether `openat2` is worth asking (cleared once it answers "unsupported").
     fast: AtomicBool,
 }
 
+/// The conditional-write lock, held: this process's mutex and the root's `flock`.
+/// Dropping it releases both; a process that dies releases its `flock` with it.
+pub(crate) struct Locked<'a> {
+    root: &'a Root,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Unlocking an open file we hold cannot fail in a way we could act on; the lock
+        // goes when the descriptor closes at the latest.
+        let _ = rustix::fs::flock(&self.root.lock_fd, FlockOperation::Unlock);
+    }
+}
+
 impl Root {
-    /// Opens `path` (an existing directory) as a path-only descriptor.
+    /// Opens `path` (an existing directory).
     pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
         let fd = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let lock_fd = rustix::fs::openat(
+            &fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(Self {
             fd,
+            lock_fd,
+            lock: Mutex::new(()),
             fast: AtomicBool::new(cfg!(target_os = "linux")),
         })
     }
 
     /// The root directory's descriptor.
-    pub(crate) fn fd(&self) -> &OwnedFd {
-        &self.fd
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Takes the conditional-write lock, waiting for other threads and processes.
+    pub(crate) fn lock(&self) -> std::io::Result<Locked<'_>> {
+        // A panic under the lock leaves no state of ours behind: the mutex guards nothing
+        // but the order of conditional writes.
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        rustix::io::retry_on_intr(|| {
+            rustix::fs::flock(&self.lock_fd, FlockOperation::LockExclusive)
+        })?;
+        Ok(Locked {
+            root: self,
+            _guard: guard,
+        })
     }
 
     /// Opens `rel` (a relative path of plain names) beneath the root with `flags`,
     /// following no symbolic link anywhere; `O_NOFOLLOW` and `O_CLOEXEC` are added.
-    pub(crate) fn walk(&self, rel: &str, flags: OFlags) -> Walk {
+    /// `None` when the kernel cannot say (no `openat2`, or something in the way):
+    /// the caller takes the component walk.
+    pub(crate) fn fast(&self, rel: &str, flags: OFlags) -> Option<Walk> {
         if !self.fast.load(Ordering::Relaxed) {
-            return Walk::Portable;
+            return None;
         }
         self.openat2(rel, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC)
     }
 
     #[cfg(target_os = "linux")]
-    fn openat2(&self, rel: &str, flags: OFlags) -> Walk {
+    fn openat2(&self, rel: &str, flags: OFlags) -> Option<Walk> {
         use rustix::fs::ResolveFlags;
         let resolve =
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
         match rustix::fs::openat2(&self.fd, rel, flags, Mode::empty(), resolve) {
-            Ok(fd) => Walk::Found(fd),
-            Err(Errno::NOENT) => Walk::Missing,
+            Ok(fd) => Some(Walk::Found(fd)),
+            Err(Errno::NOENT) => Some(Walk::Missing),
             // No `openat2` here (old kernel, or a sandbox that filters it): stop asking.
             Err(Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG) => {
                 self.fast.store(false, Ordering::Relaxed);
-                Walk::Portable
+                None
             }
             // A link on the way (`ELOOP`; `ENOTDIR` when a final link meets
             // `O_DIRECTORY`), a file on the way (`ENOTDIR`), a concurrent rename
-            // (`EAGAIN`), and every other error: the portable walk finds out what it is
-            // and says so.
-            Err(_) => Walk::Portable,
+            // (`EAGAIN`), and every other error: the component walk finds out what it
+            // is and says so.
+            Err(_) => None,
         }
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn openat2(&self, _rel: &str, _flags: OFlags) -> Walk {
-        Walk::Portable
+    fn openat2(&self, _rel: &str, _flags: OFlags) -> Option<Walk> {
+        None
     }
+
+    /// Opens the directory `segments` beneath the root (the root itself for none), as a
+    /// path-only descriptor, or for reading with `readable`. With `create`, missing
+    /// directories are made on the way.
+    pub(crate) fn dir(
+        &self,
+        segments: &[&str],
+        create: bool,
+        readable: bool,
+    ) -> std::io::Result<DirWalk<'_>> {
+        let flags = if readable {
+            OFlags::RDONLY | OFlags::DIRECTORY
+        } else {
+            OFlags::PATH | OFlags::DIRECTORY
+        };
+        if segments.is_empty() {
+            return Ok(if readable {
+                let fd = rustix::fs::openat(&self.fd, ".", flags | OFlags::CLOEXEC, Mode::empty())?;
+                DirWalk::Found(DirFd::Below(fd))
+            } else {
+                DirWalk::Found(DirFd::Root(self.fd()))
+            });
+        }
+        match self.fast(&segments.join("/"), flags) {
+            Some(Walk::Found(fd)) => return Ok(DirWalk::Found(DirFd::Below(fd))),
+            Some(Walk::Missing) if !create => return Ok(DirWalk::Missing),
+            _ => {}
+        }
+        let mut at = DirFd::Root(self.fd());
+        for (i, segment) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            let step_flags = if last {
+                flags
+            } else {
+                OFlags::PATH | OFlags::DIRECTORY
+            };
+            match step(&at, segment, step_flags, create)? {
+                Walk::Found(fd) => at = DirFd::Below(fd),
+                Walk::Missing => return Ok(DirWalk::Missing),
+                Walk::Blocked(blocked) => return Ok(DirWalk::Blocked(blocked)),
+            }
+        }
+        Ok(DirWalk::Found(at))
+    }
+}
+
+/// What [`Root::dir`] found.
+#[derive(Debug)]
+pub(crate) enum DirWalk<'a> {
+    /// The directory, opened.
+    Found(DirFd<'a>),
+    /// It does not exist (and was not to be made).
+    Missing,
+    /// Something that is not a directory is in the way.
+    Blocked(Blocked),
+}
+
+/// Opens the directory `name` in `at` with `flags` (and `O_NOFOLLOW`), making it first
+/// with `create`. A symbolic link is never opened: the step reports it.
+pub(crate) fn step(
+    at: &impl AsFd,
+    name: &str,
+    flags: OFlags,
+    create: bool,
+) -> std::io::Result<Walk> {
+    let flags = flags | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for _ in 0..RETRIES {
+        match rustix::fs::openat(at, name, flags, Mode::empty()) {
+            Ok(fd) => return Ok(Walk::Found(fd)),
+            Err(Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(at, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(Errno::NOENT) => return Ok(Walk::Missing),
+            Err(Errno::NOTDIR | Errno::LOOP) => {
+                match rustix::fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| FileType::from_raw_mode(st.st_mode))
+                {
+                    Ok(FileType::Symlink) => {
+                        return Ok(Walk::Blocked(Blocked {
+                            segment: name.to_owned(),
+                            link: true,
+                        }));
+                    }
+                    // A directory again: it changed between the two calls; look again.
+                    Ok(FileType::Directory) => {}
+                    Ok(_) if create => {
+                        return Ok(Walk::Blocked(Blocked {
+                            segment: name.to_owned(),
+                            link: false,
+                        }));
+                    }
+                    Ok(_) => return Ok(Walk::Missing),
+                    Err(Errno::NOENT) if !create => return Ok(Walk::Missing),
+                    Err(Errno::NOENT) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Swapped back and forth the whole time: treat it as the link it keeps becoming.
+    Ok(Walk::Blocked(Blocked {
+        segment: name.to_owned(),
+        link: true,
+    }))
 }
 
 #[cfg(test)]
@@ -112,46 +300,74 @@ mod tests {
         }
     }
 
+    fn found(walk: &std::io::Result<DirWalk<'_>>) -> bool {
+        matches!(walk, Ok(DirWalk::Found(_)))
+    }
+
     #[test]
     fn walks_beneath_the_root_and_stops_at_links() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(tmp.path().join("a")).expect("mkdir");
+        std::fs::create_dir_all(tmp.path().join("a/b")).expect("mkdir");
         std::fs::write(tmp.path().join("a/file"), b"x").expect("write");
         std::os::unix::fs::symlink("a", tmp.path().join("link")).expect("symlink");
         let root = Root::open(tmp.path()).expect("open root");
 
-        let found = root.walk("a/file", OFlags::PATH);
-        let read = root.walk("a/file", OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY);
-        let dir = root.walk("a", OFlags::PATH | OFlags::DIRECTORY);
-        let missing = root.walk("a/none", OFlags::PATH);
-        let through_file = root.walk("a/file/x", OFlags::PATH);
-        let through_link = root.walk("link/file", OFlags::PATH);
-        let final_link = root.walk("link", OFlags::PATH | OFlags::DIRECTORY);
         if openat2_available(tmp.path()) {
-            for walk in [found, read, dir] {
-                assert!(matches!(walk, Walk::Found(_)), "{walk:?}");
-            }
-            assert!(matches!(missing, Walk::Missing), "{missing:?}");
-            for walk in [through_file, through_link, final_link] {
-                assert!(matches!(walk, Walk::Portable), "{walk:?}");
-            }
+            assert!(matches!(
+                root.fast("a/file", OFlags::PATH),
+                Some(Walk::Found(_))
+            ));
+            assert!(matches!(
+                root.fast("a/none", OFlags::PATH),
+                Some(Walk::Missing)
+            ));
+            assert!(root.fast("link/file", OFlags::PATH).is_none());
+            assert!(root.fast("a/file/x", OFlags::PATH).is_none());
             assert!(
                 root.fast.load(Ordering::Relaxed),
                 "refusals must not switch the fast path off"
             );
         } else {
-            eprintln!("!! openat2 is unavailable here: every walk takes the portable path");
-            for walk in [
-                found,
-                read,
-                dir,
-                missing,
-                through_file,
-                through_link,
-                final_link,
-            ] {
-                assert!(matches!(walk, Walk::Portable), "{walk:?}");
-            }
+            eprintln!("!! openat2 is unavailable here: every walk takes the component walk");
         }
+        // The component walk, whichever way the fast path went.
+        assert!(found(&root.dir(&["a", "b"], false, false)));
+        assert!(found(&root.dir(&["a", "b"], false, true)));
+        assert!(matches!(
+            root.dir(&["a", "none"], false, false),
+            Ok(DirWalk::Missing)
+        ));
+        assert!(matches!(
+            root.dir(&["a", "file", "x"], false, false),
+            Ok(DirWalk::Missing)
+        ));
+        let through_link = root.dir(&["link", "b"], false, false);
+        assert!(
+            matches!(&through_link, Ok(DirWalk::Blocked(b)) if b.link && b.segment == "link"),
+            "{through_link:?}"
+        );
+        let through_file = root.dir(&["a", "file", "x"], true, false);
+        assert!(
+            matches!(&through_file, Ok(DirWalk::Blocked(b)) if !b.link && b.segment == "file"),
+            "{through_file:?}"
+        );
+        assert!(found(&root.dir(&["new", "deep"], true, false)));
+        assert!(tmp.path().join("new/deep").is_dir());
+    }
+
+    #[test]
+    fn the_lock_excludes_other_open_files_of_the_root() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let one = Root::open(tmp.path()).expect("open");
+        let other = Root::open(tmp.path()).expect("open");
+        let held = one.lock().expect("lock");
+        let flags = FlockOperation::NonBlockingLockExclusive;
+        assert_eq!(
+            rustix::fs::flock(&other.lock_fd, flags),
+            Err(Errno::WOULDBLOCK),
+            "another open file of the root waits"
+        );
+        drop(held);
+        rustix::fs::flock(&other.lock_fd, flags).expect("free once released");
     }
 }

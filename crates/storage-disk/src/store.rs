@@ -1,27 +1,37 @@
 //! `DiskStorage`: the `Storage` trait on one directory of the local filesystem.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind as Io, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{ErrorKind as Io, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memory_fs_storage::{Capabilities, Result, SafePath, Storage, StorageError};
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use memory_fs_storage::{
+    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::DiskConfig;
-use crate::beneath::{Root, Walk};
+use crate::beneath::{Blocked, DirFd, DirWalk, Root, Walk, step};
 use crate::error::{BACKEND, io};
 
 /// Prefix of temporary file names; never a key.
 const TMP_PREFIX: &str = ".memory-fs-tmp.";
 
+/// How often a save starts over when a directory it made is pruned under it by a
+/// concurrent delete.
+const SAVE_RETRIES: usize = 8;
+
 static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 
 /// A key–value store of files under one root directory.
+///
+/// Versions ([`Storage::file_get`]) are [`Version::of_bytes`] of the value.
+/// Conditional writes and batches hold a lock on the root (`flock`, and a mutex inside
+/// the process), so they are ordered against each other across threads and processes.
 #[derive(Debug, Clone)]
 pub struct DiskStorage {
     root: PathBuf,
@@ -30,25 +40,22 @@ pub struct DiskStorage {
     fsync: bool,
 }
 
-/// The directory that holds a key, opened.
-enum DirFd<'a> {
-    /// The store root itself.
-    Root(&'a OwnedFd),
-    /// A directory below it.
-    Below(OwnedFd),
+/// Why one attempt at a save failed.
+enum SaveError {
+    /// A directory on the way vanished (pruned by a concurrent delete): try again.
+    Raced,
+    /// Any other failure, final.
+    Failed(StorageError),
 }
 
-impl AsFd for DirFd<'_> {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            DirFd::Root(fd) => fd.as_fd(),
-            DirFd::Below(fd) => fd.as_fd(),
-        }
+impl From<StorageError> for SaveError {
+    fn from(e: StorageError) -> Self {
+        Self::Failed(e)
     }
 }
 
 /// What a key's own name is, seen from its directory without following a link.
-fn file_type_at(dir: &DirFd<'_>, name: &str) -> rustix::io::Result<FileType> {
+fn file_type_at(dir: &impl AsFd, name: &str) -> rustix::io::Result<FileType> {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .map(|st| FileType::from_raw_mode(st.st_mode))
 }
@@ -58,6 +65,19 @@ fn symlink_refused(key: &SafePath) -> StorageError {
         key,
         "it is a symbolic link, which the disk store never follows",
     )
+}
+
+/// The error for something in a walk's way.
+fn blocked(key: &SafePath, blocked: &Blocked) -> StorageError {
+    let segment = &blocked.segment;
+    if blocked.link {
+        conflict(
+            key,
+            format!("`{segment}` is a symbolic link, which the disk store never follows"),
+        )
+    } else {
+        conflict(key, format!("`{segment}` on its way is a key"))
+    }
 }
 
 /// Reads an opened key, if it is a regular file.
@@ -80,6 +100,13 @@ fn conflict(key: &SafePath, reason: impl Into<String>) -> StorageError {
     }
 }
 
+/// The directory segments of `key` (all but the last).
+fn parents(key: &SafePath) -> Vec<&str> {
+    let mut segments: Vec<&str> = key.segments().collect();
+    segments.pop();
+    segments
+}
+
 impl DiskStorage {
     /// A store at `root` (created if missing), with `fsync` on.
     ///
@@ -95,8 +122,9 @@ impl DiskStorage {
     /// A backend error if the root cannot be created or is not a directory.
     pub fn with_config(config: DiskConfig) -> Result<Self> {
         let shown = config.root.display().to_string();
-        fs::create_dir_all(&config.root).map_err(|e| io("creating the store root", &shown, e))?;
-        let root = fs::canonicalize(&config.root)
+        std::fs::create_dir_all(&config.root)
+            .map_err(|e| io("creating the store root", &shown, e))?;
+        let root = std::fs::canonicalize(&config.root)
             .map_err(|e| io("resolving the store root", &shown, e))?;
         let dir = Root::open(&root).map_err(|e| io("opening the store root", &shown, e))?;
         Ok(Self {
@@ -121,69 +149,15 @@ impl DiskStorage {
         Ok(())
     }
 
-    /// Walks the directories above `key` without following links. `Ok(None)` when one
-    /// is missing (or is a regular file, so the key cannot exist either).
-    fn parent_dir(&self, key: &SafePath, create: bool) -> Result<Option<PathBuf>> {
-        let mut dir = self.root.clone();
-        let segments: Vec<&str> = key.segments().collect();
-        for segment in &segments[..segments.len() - 1] {
-            dir.push(segment);
-            match fs::symlink_metadata(&dir) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(conflict(
-                        key,
-                        format!(
-                            "`{segment}` is a symbolic link, which the disk store never follows"
-                        ),
-                    ));
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) if create => {
-                    return Err(conflict(key, format!("`{segment}` on its way is a key")));
-                }
-                Ok(_) => return Ok(None),
-                Err(e) if e.kind() == Io::NotFound && create => match fs::create_dir(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == Io::AlreadyExists => {
-                        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-                            return Err(conflict(key, format!("`{segment}` on its way is a key")));
-                        }
-                    }
-                    Err(e) => return Err(io("creating a directory", key.as_str(), e)),
-                },
-                Err(e) if matches!(e.kind(), Io::NotFound | Io::NotADirectory) => return Ok(None),
-                Err(e) => return Err(io("inspecting a directory", key.as_str(), e)),
-            }
-        }
-        Ok(Some(dir))
-    }
-
-    /// The directory holding `key`, opened: beneath the root in one step where the
-    /// kernel can, otherwise by [`parent_dir`](Self::parent_dir) (which creates missing
-    /// directories when `create` is set). `Ok(None)` when it does not exist.
-    fn parent_fd(&self, key: &SafePath, create: bool) -> Result<Option<DirFd<'_>>> {
-        if create {
-            self.check_root_present(key)?;
-        }
-        let Some(parent) = key.parent() else {
-            return Ok(Some(DirFd::Root(self.dir.fd())));
-        };
-        match self
-            .dir
-            .walk(parent.as_str(), OFlags::PATH | OFlags::DIRECTORY)
-        {
-            Walk::Found(fd) => return Ok(Some(DirFd::Below(fd))),
-            Walk::Missing if !create => return Ok(None),
-            Walk::Missing | Walk::Portable => {}
-        }
-        let Some(path) = self.parent_dir(key, create)? else {
-            return Ok(None);
-        };
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::open(&path, flags, Mode::empty()) {
-            Ok(fd) => Ok(Some(DirFd::Below(fd))),
-            Err(Errno::NOENT | Errno::NOTDIR) if !create => Ok(None),
-            Err(e) => Err(io("opening a directory", key.as_str(), e.into())),
+    /// The directory holding `key`, opened beneath the root without following a link;
+    /// `create` makes missing directories. `Ok(None)` when it does not exist.
+    fn parent(&self, key: &SafePath, create: bool) -> Result<Option<DirFd<'_>>> {
+        match self.dir.dir(&parents(key), create, false) {
+            Ok(DirWalk::Found(dir)) => Ok(Some(dir)),
+            Ok(DirWalk::Missing) => Ok(None),
+            Ok(DirWalk::Blocked(b)) => Err(blocked(key, &b)),
+            Err(e) if create => Err(io("creating a directory", key.as_str(), e)),
+            Err(e) => Err(io("opening a directory", key.as_str(), e)),
         }
     }
 
@@ -205,28 +179,14 @@ impl DiskStorage {
         Ok(())
     }
 
-    /// Metadata of the key's own path, refusing a symlink there.
-    fn leaf(&self, key: &SafePath) -> Result<Option<(PathBuf, fs::Metadata)>> {
-        let Some(dir) = self.parent_dir(key, false)? else {
-            return Ok(None);
-        };
-        let path = dir.join(key.file_name());
-        match fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => Err(symlink_refused(key)),
-            Ok(m) => Ok(Some((path, m))),
-            Err(e) if matches!(e.kind(), Io::NotFound | Io::NotADirectory) => Ok(None),
-            Err(e) => Err(io("inspecting a key", key.as_str(), e)),
-        }
-    }
-
     /// Writes `data` to a new temporary file in `dir` and returns its name.
-    fn write_temp(&self, key: &SafePath, dir: &DirFd<'_>, data: &[u8]) -> Result<String> {
+    fn write_temp(&self, dir: &DirFd<'_>, data: &[u8]) -> std::io::Result<String> {
         let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
         let tmp = format!("{TMP_PREFIX}{}.{n}", std::process::id());
-        let result = (|| {
-            let flags =
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+        let written = (|| {
             let mut file = File::from(fd);
             file.write_all(data)?;
             if self.fsync {
@@ -234,11 +194,11 @@ impl DiskStorage {
             }
             Ok(())
         })();
-        match result {
+        match written {
             Ok(()) => Ok(tmp),
             Err(e) => {
                 let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
-                Err(io("writing a temporary file", key.as_str(), e))
+                Err(e)
             }
         }
     }
@@ -255,16 +215,45 @@ impl DiskStorage {
 
     fn save(&self, key: &SafePath, data: &[u8], exclusive: bool) -> Result<()> {
         Self::check_key(key)?;
+        self.check_root_present(key)?;
+        for _ in 0..SAVE_RETRIES {
+            match self.try_save(key, data, exclusive) {
+                Ok(()) => return Ok(()),
+                Err(SaveError::Raced) => {}
+                Err(SaveError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(io(
+            "writing a key",
+            key.as_str(),
+            std::io::Error::new(
+                Io::NotFound,
+                "its directory was removed again and again while the key was written",
+            ),
+        ))
+    }
+
+    fn try_save(
+        &self,
+        key: &SafePath,
+        data: &[u8],
+        exclusive: bool,
+    ) -> std::result::Result<(), SaveError> {
         let dir = self
-            .parent_fd(key, true)?
+            .parent(key, true)?
             .ok_or_else(|| conflict(key, "its directory cannot be created"))?;
         let name = key.file_name();
         match file_type_at(&dir, name) {
-            Ok(FileType::Symlink) => return Err(symlink_refused(key)),
-            Ok(FileType::Directory) => return Err(conflict(key, "keys exist below it")),
+            Ok(FileType::Symlink) => return Err(symlink_refused(key).into()),
+            Ok(FileType::Directory) => return Err(conflict(key, "keys exist below it").into()),
             _ => {}
         }
-        let tmp = self.write_temp(key, &dir, data)?;
+        let tmp = match self.write_temp(&dir, data) {
+            Ok(tmp) => tmp,
+            // The directory was removed after it was opened.
+            Err(e) if e.kind() == Io::NotFound => return Err(SaveError::Raced),
+            Err(e) => return Err(io("writing a temporary file", key.as_str(), e).into()),
+        };
         let placed = if exclusive {
             rustix::fs::linkat(&dir, tmp.as_str(), &dir, name, AtFlags::empty())
         } else {
@@ -274,64 +263,166 @@ impl DiskStorage {
             let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
         }
         match placed {
-            Ok(()) => self.sync_dir(key, &dir),
+            Ok(()) => Ok(self.sync_dir(key, &dir)?),
+            Err(Errno::NOENT) => Err(SaveError::Raced),
             Err(Errno::EXIST) if exclusive => {
                 if file_type_at(&dir, name).is_ok_and(|t| t == FileType::Directory) {
-                    Err(conflict(key, "keys exist below it"))
+                    Err(conflict(key, "keys exist below it").into())
                 } else {
                     Err(StorageError::AlreadyExists {
                         path: key.to_string(),
-                    })
+                    }
+                    .into())
                 }
             }
-            Err(Errno::ISDIR | Errno::NOTEMPTY) => Err(conflict(key, "keys exist below it")),
-            Err(e) => Err(io("renaming into place", key.as_str(), e.into())),
+            Err(Errno::ISDIR | Errno::NOTEMPTY) => Err(conflict(key, "keys exist below it").into()),
+            Err(e) => Err(io("renaming into place", key.as_str(), e.into()).into()),
         }
     }
 
-    /// Removes now-empty directories above `key`, deepest first, never the root.
+    /// Removes now-empty directories above `key`, deepest first, never the root. Each
+    /// is removed by name from its own opened parent (`rmdir` removes nothing but an
+    /// empty directory, whatever was swapped in).
     fn prune(&self, key: &SafePath) {
-        let mut parent = key.parent();
-        while let Some(dir) = parent {
-            if fs::remove_dir(self.root.join(dir.as_str())).is_err() {
+        let segments = parents(key);
+        for depth in (1..=segments.len()).rev() {
+            let Ok(DirWalk::Found(holder)) = self.dir.dir(&segments[..depth - 1], false, false)
+            else {
+                return;
+            };
+            if rustix::fs::unlinkat(&holder, segments[depth - 1], AtFlags::REMOVEDIR).is_err() {
                 return;
             }
-            parent = dir.parent();
         }
     }
 
-    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<SafePath>) -> Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if matches!(e.kind(), Io::NotFound | Io::NotADirectory) => return Ok(()),
-            Err(e) => return Err(io("listing a directory", rel, e)),
+    /// The bytes at `key`, or `None`.
+    fn read(&self, key: &SafePath) -> Result<Option<Vec<u8>>> {
+        Self::check_key(key)?;
+        // Non-blocking, so a FIFO planted in the store is seen and skipped, not waited on.
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        match self.dir.fast(key.as_str(), flags) {
+            Some(Walk::Found(fd)) => return read_open(key, fd),
+            Some(Walk::Missing) => return Ok(None),
+            Some(Walk::Blocked(_)) | None => {}
+        }
+        let Some(dir) = self.parent(key, false)? else {
+            return Ok(None);
         };
-        for entry in entries {
-            let entry = entry.map_err(|e| io("listing a directory", rel, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(&dir, key.file_name(), flags, Mode::empty()) {
+            Ok(fd) => read_open(key, fd),
+            Err(Errno::LOOP) => Err(symlink_refused(key)),
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::NXIO) => Ok(None),
+            Err(e) => Err(io("opening a key", key.as_str(), e.into())),
+        }
+    }
+
+    /// Lists the keys in the opened, readable directory `fd` (at `rel`) and below it.
+    fn walk(&self, fd: OwnedFd, rel: &str, out: &mut Vec<SafePath>) -> Result<()> {
+        let shown = if rel.is_empty() { "." } else { rel };
+        let err = |e: Errno| io("listing a directory", shown, e.into());
+        let mut dir = Dir::new(fd).map_err(err)?;
+        while let Some(entry) = dir.read() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Removed while it was listed: nothing is left below it.
+                Err(Errno::NOENT) => break,
+                Err(e) => return Err(err(e)),
+            };
+            let Ok(name) = entry.file_name().to_str() else {
                 continue;
             };
-            if name.starts_with(TMP_PREFIX) {
+            if name == "." || name == ".." || name.starts_with(TMP_PREFIX) {
                 continue;
             }
+            let at = dir.fd().map_err(err)?;
+            let kind = match entry.file_type() {
+                FileType::Unknown => match file_type_at(&at, name) {
+                    Ok(kind) => kind,
+                    Err(Errno::NOENT) => continue,
+                    Err(e) => return Err(err(e)),
+                },
+                kind => kind,
+            };
             let child = if rel.is_empty() {
-                name
+                name.to_owned()
             } else {
                 format!("{rel}/{name}")
             };
-            // `file_type` does not follow symlinks: links are neither listed nor entered.
-            let kind = entry
-                .file_type()
-                .map_err(|e| io("listing a directory", &child, e))?;
-            if kind.is_dir() {
-                self.walk(&entry.path(), &child, out)?;
-            } else if kind.is_file()
-                && let Ok(key) = SafePath::new(child)
-            {
-                out.push(key);
+            match kind {
+                // Entered only as the directory it is now, never through a link.
+                FileType::Directory => {
+                    if let Walk::Found(sub) = step(&at, name, OFlags::RDONLY, false)
+                        .map_err(|e| io("listing a directory", &child, e))?
+                    {
+                        self.walk(sub, &child, out)?;
+                    }
+                }
+                FileType::RegularFile => {
+                    if let Ok(key) = SafePath::new(child) {
+                        out.push(key);
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Deletes everything in the opened, readable directory `fd`, links as links.
+    fn remove_contents(&self, fd: OwnedFd) -> std::io::Result<()> {
+        let mut dir = Dir::new(fd)?;
+        while let Some(entry) = dir.read() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(Errno::NOENT) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let name: &CStr = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            let at = dir.fd()?;
+            let is_dir = match entry.file_type() {
+                FileType::Unknown => rustix::fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+                kind => kind == FileType::Directory,
+            };
+            let removed = if is_dir {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                match rustix::fs::openat(at, name, flags, Mode::empty()) {
+                    Ok(sub) => {
+                        self.remove_contents(sub)?;
+                        rustix::fs::unlinkat(at, name, AtFlags::REMOVEDIR)
+                    }
+                    // Swapped for a link or a file since: remove that, as what it is.
+                    Err(Errno::LOOP | Errno::NOTDIR) => {
+                        rustix::fs::unlinkat(at, name, AtFlags::empty())
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                rustix::fs::unlinkat(at, name, AtFlags::empty())
+            };
+            match removed {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The version of the value at `key`.
+    fn version(&self, key: &SafePath) -> Result<Option<Version>> {
+        Ok(self.read(key)?.map(|bytes| Version::of_bytes(&bytes)))
+    }
+
+    fn lock(&self) -> Result<crate::beneath::Locked<'_>> {
+        let shown = self.root.display().to_string();
+        self.dir
+            .lock()
+            .map_err(|e| io("locking the store root", &shown, e))
     }
 }
 
@@ -340,6 +431,7 @@ impl Storage for DiskStorage {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)
             .with_atomic_create(true)
+            .with_conditional_write(true)
             .with_persistent(true)
     }
 
@@ -352,55 +444,39 @@ impl Storage for DiskStorage {
     }
 
     fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
-        Self::check_key(path)?;
-        // Non-blocking, so a FIFO planted in the store is seen and skipped, not waited on.
-        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-        match self.dir.walk(path.as_str(), flags) {
-            Walk::Found(fd) => return read_open(path, fd),
-            Walk::Missing => return Ok(None),
-            Walk::Portable => {}
-        }
-        let Some((full, meta)) = self.leaf(path)? else {
-            return Ok(None);
-        };
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        let mut file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&full)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == Io::NotFound => return Ok(None),
-            Err(e) => return Err(io("opening a key", path.as_str(), e)),
-        };
-        let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut data)
-            .map_err(|e| io("reading a key", path.as_str(), e))?;
-        Ok(Some(data))
+        self.read(path)
     }
 
     fn file_exists(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        match self.dir.walk(path.as_str(), OFlags::PATH) {
-            Walk::Found(fd) => {
-                match rustix::fs::fstat(&fd).map(|st| FileType::from_raw_mode(st.st_mode)) {
-                    // A link itself (`O_PATH | O_NOFOLLOW` opens it): the portable walk refuses it.
-                    Ok(FileType::Symlink) => {}
-                    Ok(kind) => return Ok(kind == FileType::RegularFile),
-                    Err(e) => return Err(io("inspecting a key", path.as_str(), e.into())),
+        if let Some(walk) = self.dir.fast(path.as_str(), OFlags::PATH) {
+            match walk {
+                Walk::Found(fd) => {
+                    match rustix::fs::fstat(&fd).map(|st| FileType::from_raw_mode(st.st_mode)) {
+                        // A link itself (`O_PATH | O_NOFOLLOW` opens it): refused below.
+                        Ok(FileType::Symlink) => {}
+                        Ok(kind) => return Ok(kind == FileType::RegularFile),
+                        Err(e) => return Err(io("inspecting a key", path.as_str(), e.into())),
+                    }
                 }
+                Walk::Missing => return Ok(false),
+                Walk::Blocked(_) => {}
             }
-            Walk::Missing => return Ok(false),
-            Walk::Portable => {}
         }
-        Ok(self.leaf(path)?.is_some_and(|(_, m)| m.is_file()))
+        let Some(dir) = self.parent(path, false)? else {
+            return Ok(false);
+        };
+        match file_type_at(&dir, path.file_name()) {
+            Ok(FileType::Symlink) => Err(symlink_refused(path)),
+            Ok(kind) => Ok(kind == FileType::RegularFile),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(false),
+            Err(e) => Err(io("inspecting a key", path.as_str(), e.into())),
+        }
     }
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        let Some(dir) = self.parent_fd(path, false)? else {
+        let Some(dir) = self.parent(path, false)? else {
             return Ok(false);
         };
         let name = path.file_name();
@@ -412,6 +488,7 @@ impl Storage for DiskStorage {
         }
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
+                drop(dir);
                 self.prune(path);
                 Ok(true)
             }
@@ -423,14 +500,34 @@ impl Storage for DiskStorage {
     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
         let mut out = Vec::new();
         match prefix {
-            None => self.walk(&self.root, "", &mut out)?,
-            Some(prefix) => match self.leaf(prefix)? {
-                Some((full, m)) if m.is_dir() => self.walk(&full, prefix.as_str(), &mut out)?,
-                Some((_, m)) if m.is_file() && !prefix.file_name().starts_with(TMP_PREFIX) => {
-                    out.push(prefix.clone())
-                }
-                _ => {}
+            None => match self.dir.dir(&[], false, true) {
+                Ok(DirWalk::Found(DirFd::Below(fd))) => self.walk(fd, "", &mut out)?,
+                Ok(_) => {}
+                Err(e) => return Err(io("listing the root", ".", e)),
             },
+            Some(prefix) => {
+                let Some(dir) = self.parent(prefix, false)? else {
+                    return Ok(out);
+                };
+                let name = prefix.file_name();
+                match file_type_at(&dir, name) {
+                    Ok(FileType::Directory) => {
+                        match step(&dir, name, OFlags::RDONLY, false)
+                            .map_err(|e| io("listing a directory", prefix.as_str(), e))?
+                        {
+                            Walk::Found(fd) => self.walk(fd, prefix.as_str(), &mut out)?,
+                            Walk::Missing => {}
+                            Walk::Blocked(b) => return Err(blocked(prefix, &b)),
+                        }
+                    }
+                    Ok(FileType::RegularFile) if !name.starts_with(TMP_PREFIX) => {
+                        out.push(prefix.clone());
+                    }
+                    Ok(FileType::Symlink) => return Err(symlink_refused(prefix)),
+                    Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+                    Err(e) => return Err(io("listing a directory", prefix.as_str(), e.into())),
+                }
+            }
         }
         out.sort_unstable();
         Ok(out)
@@ -438,18 +535,45 @@ impl Storage for DiskStorage {
 
     fn clear(&self) -> Result<()> {
         let shown = self.root.display().to_string();
-        for entry in fs::read_dir(&self.root).map_err(|e| io("listing the root", &shown, e))? {
-            let entry = entry.map_err(|e| io("listing the root", &shown, e))?;
-            let kind = entry
-                .file_type()
-                .map_err(|e| io("listing the root", &shown, e))?;
-            let path = entry.path();
-            let removed = if kind.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            removed.map_err(|e| io("clearing the store", &shown, e))?;
+        let err = |e| io("clearing the store", &shown, e);
+        match self.dir.dir(&[], false, true).map_err(err)? {
+            DirWalk::Found(DirFd::Below(fd)) => self.remove_contents(fd).map_err(err),
+            _ => Ok(()),
+        }
+    }
+
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        Ok(self.read(path)?.map(|bytes| {
+            let version = Version::of_bytes(&bytes);
+            (bytes, version)
+        }))
+    }
+
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        Self::check_key(path)?;
+        let _locked = self.lock()?;
+        expect.check(path, self.version(path)?.as_ref())?;
+        self.save(path, data, matches!(expect, Expect::Absent))?;
+        Ok(Version::of_bytes(data))
+    }
+
+    /// Checks, then writes in order, holding the lock of conditional writes throughout:
+    /// against other conditional writers and batches (of any process) the checks and
+    /// the writes are one step. A write that fails leaves the earlier ones in place
+    /// (the disk store has no `atomic_batch`).
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        let _locked = self.lock()?;
+        for (path, expect) in batch.checks() {
+            Self::check_key(path)?;
+            expect.check(path, self.version(path)?.as_ref())?;
+        }
+        for write in batch.writes() {
+            match write {
+                Write::Put { path, data } => self.save(path, data, false)?,
+                Write::Delete { path } => {
+                    self.file_delete(path)?;
+                }
+            }
         }
         Ok(())
     }
