@@ -1,5 +1,11 @@
 //! `cargo xtask s3-moto`: the S3 provider's tests against moto, a second, independent
-//! S3 implementation (it also checks conditional requests, which `s3s-fs` ignores).
+//! S3 implementation.
+//!
+//! Conditional writes: moto (5.2) evaluates `If-Match` and `If-None-Match: *` on
+//! `PutObject` (and `If-None-Match` on `CompleteMultipartUpload`) before it stores the
+//! object, and its threaded server lost no update when sixteen threads raced
+//! conditional writes on one key, so the run declares both conditional create and
+//! conditional write, and the suite's race cases run against it.
 //!
 //! Installs PyPI `moto[s3] flask flask-cors` into a virtual environment under the
 //! cache directory (once), starts `moto_server` on a free port of 127.0.0.1, creates a
@@ -37,7 +43,9 @@ pub(crate) fn run(args: &[String]) -> util::Result {
         .env("MEMORY_FS_S3_BUCKET", BUCKET)
         .env("MEMORY_FS_S3_ACCESS_KEY", "testing")
         .env("MEMORY_FS_S3_SECRET_KEY", "testing")
-        .env("MEMORY_FS_S3_REGION", "us-east-1");
+        .env("MEMORY_FS_S3_REGION", "us-east-1")
+        .env("MEMORY_FS_S3_CONDITIONAL_CREATE", "true")
+        .env("MEMORY_FS_S3_CONDITIONAL_WRITE", "true");
     if !args.is_empty() {
         test.arg("--").args(args);
     }

@@ -56,6 +56,12 @@ pub struct S3Config {
     pub part_size: usize,
     /// The server honours `If-None-Match: *` on PUT, so `file_create` is atomic.
     pub conditional_create: bool,
+    /// The server honours `If-Match` (and `If-None-Match: *`) on PUT atomically, so
+    /// `file_save_if` compares and writes in one request
+    /// ([`Capabilities::conditional_write`](memory_fs_storage::Capabilities::conditional_write)).
+    /// AWS S3 does (since 2024), as do MinIO and moto; a server that ignores `If-Match`
+    /// would overwrite without comparing, so say `false` for it.
+    pub conditional_write: bool,
     /// The server holds a key and a key below it together (`a` and `a/b`). Real S3
     /// does; file-backed servers such as `s3s-fs` do not.
     pub nested_keys: bool,
@@ -86,6 +92,7 @@ impl Default for S3Config {
             multipart_threshold: 16 * 1024 * 1024,
             part_size: 8 * 1024 * 1024,
             conditional_create: true,
+            conditional_write: true,
             nested_keys: true,
             concurrency: 16,
             connect_timeout: Duration::from_secs(5),
@@ -114,6 +121,7 @@ impl fmt::Debug for S3Config {
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
             .field("conditional_create", &self.conditional_create)
+            .field("conditional_write", &self.conditional_write)
             .field("nested_keys", &self.nested_keys)
             .field("concurrency", &self.concurrency)
             .field("connect_timeout", &self.connect_timeout)
@@ -137,14 +145,17 @@ impl S3Config {
     }
 
     /// A configuration from `MEMORY_FS_S3_ENDPOINT`, `MEMORY_FS_S3_BUCKET`,
-    /// `MEMORY_FS_S3_ACCESS_KEY`, `MEMORY_FS_S3_SECRET_KEY`, `MEMORY_FS_S3_REGION` and
-    /// `MEMORY_FS_S3_PREFIX`; `None` when `MEMORY_FS_S3_ENDPOINT` is unset.
+    /// `MEMORY_FS_S3_ACCESS_KEY`, `MEMORY_FS_S3_SECRET_KEY`, `MEMORY_FS_S3_REGION`,
+    /// `MEMORY_FS_S3_PREFIX`, `MEMORY_FS_S3_CONDITIONAL_CREATE` and
+    /// `MEMORY_FS_S3_CONDITIONAL_WRITE` (`true` or `false`); `None` when
+    /// `MEMORY_FS_S3_ENDPOINT` is unset.
     ///
     /// An `http://` endpoint allows plain HTTP. Unset credentials fall back to the usual
     /// AWS variables.
     ///
     /// # Errors
-    /// [`S3Error::InvalidConfig`] when the endpoint is set but the bucket is not.
+    /// [`S3Error::InvalidConfig`] when the endpoint is set but the bucket is not, or a
+    /// flag is neither `true` nor `false`.
     pub fn from_env() -> Result<Option<Self>, S3Error> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let Some(endpoint) = var(ENV_ENDPOINT) else {
@@ -162,6 +173,18 @@ impl S3Config {
             config.region = region;
         }
         config.prefix = var("MEMORY_FS_S3_PREFIX");
+        let flag = |name: &str, default: bool| match var(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(S3Error::InvalidConfig {
+                reason: format!("{name} must be true or false, not {other:?}"),
+            }),
+        };
+        config.conditional_create =
+            flag("MEMORY_FS_S3_CONDITIONAL_CREATE", config.conditional_create)?;
+        config.conditional_write =
+            flag("MEMORY_FS_S3_CONDITIONAL_WRITE", config.conditional_write)?;
         Ok(Some(config))
     }
 
@@ -227,6 +250,12 @@ impl S3Config {
     /// Sets [`conditional_create`](Self::conditional_create).
     pub fn with_conditional_create(mut self, yes: bool) -> Self {
         self.conditional_create = yes;
+        self
+    }
+
+    /// Sets [`conditional_write`](Self::conditional_write).
+    pub fn with_conditional_write(mut self, yes: bool) -> Self {
+        self.conditional_write = yes;
         self
     }
 

@@ -51,6 +51,12 @@ pub enum S3Error {
         /// The raw object key.
         key: String,
     },
+    /// The server answered a read or a write without the `ETag` that versions need.
+    #[error("the server sent no ETag for {key:?}, so it cannot be versioned")]
+    NoETag {
+        /// The object key.
+        key: String,
+    },
     /// The client or the server failed.
     #[error(transparent)]
     Client(#[from] object_store::Error),

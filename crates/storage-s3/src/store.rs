@@ -1,16 +1,19 @@
 //! `S3Storage`: the `Storage` trait over `object_store`'s S3 client, run on an owned runtime.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use memory_fs_storage::{Capabilities, Result, SafePath, Storage, StorageError};
+use memory_fs_storage::{
+    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+};
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path;
 use object_store::{
-    ClientOptions, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    ClientOptions, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
+    WriteMultipart,
 };
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
@@ -360,6 +363,146 @@ impl Inner {
             .then(|| format!("keys exist below {key}, so it cannot hold a value"))
     }
 
+    /// The `ETag` of the object at `location`, or `None` when there is none.
+    async fn e_tag(&self, location: &Path) -> Result<Option<String>, S3Error> {
+        match self.store.head(location).await {
+            Ok(meta) => meta.e_tag.map(Some).ok_or_else(|| S3Error::NoETag {
+                key: location.to_string(),
+            }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => self.directory_or(location, e).await.map(|()| None),
+        }
+    }
+
+    /// The value at `key` and its `ETag`, or `None`.
+    async fn get(&self, key: &SafePath) -> Result<Option<(Bytes, String)>, S3Error> {
+        let location = self.location(key);
+        let got = match self.store.get(&location).await {
+            Ok(got) => {
+                let e_tag = got.meta.e_tag.clone();
+                got.bytes().await.map(|bytes| (bytes, e_tag))
+            }
+            Err(e) => Err(e),
+        };
+        match got {
+            Ok((bytes, Some(e_tag))) => Ok(Some((bytes, e_tag))),
+            Ok((_, None)) => Err(S3Error::NoETag {
+                key: location.to_string(),
+            }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => self.directory_or(&location, e).await.map(|()| None),
+        }
+    }
+
+    /// Writes `data` at `key` in one conditional PUT (`If-None-Match: *` for
+    /// `Expect::Absent`, `If-Match` for a version), whatever its size; the new `ETag`.
+    async fn put_if(
+        &self,
+        key: &SafePath,
+        data: Bytes,
+        expect: &Expect,
+    ) -> Result<String, Refusal> {
+        let location = self.location(key);
+        let mode = match expect {
+            Expect::Absent => PutMode::Create,
+            Expect::Version(v) => PutMode::Update(UpdateVersion {
+                e_tag: Some(v.as_str().to_owned()),
+                version: None,
+            }),
+        };
+        let put = self
+            .store
+            .put_opts(&location, PutPayload::from(data), PutOptions::from(mode))
+            .await;
+        match put {
+            Ok(done) => done.e_tag.ok_or_else(|| {
+                Refusal::S3(S3Error::NoETag {
+                    key: location.to_string(),
+                })
+            }),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(Refusal::Exists),
+            Err(object_store::Error::Precondition { .. }) => Err(match expect {
+                Expect::Absent => Refusal::Exists,
+                Expect::Version(_) => Refusal::Stale,
+            }),
+            Err(object_store::Error::NotFound { .. }) => Err(Refusal::Stale),
+            Err(err) if !self.config.nested_keys => match self.conflict(key).await {
+                Some(reason) => Err(Refusal::Conflict(reason)),
+                None => Err(Refusal::S3(err.into())),
+            },
+            Err(err) => Err(Refusal::S3(err.into())),
+        }
+    }
+
+    /// Whether `key` is as `expect` says, asked with one `HEAD`.
+    async fn check(&self, key: &SafePath, expect: &Expect) -> Result<(), Refusal> {
+        let current = self
+            .e_tag(&self.location(key))
+            .await
+            .map_err(Refusal::S3)?
+            .map(Version::new);
+        match expect.check(key, current.as_ref()) {
+            Ok(()) => Ok(()),
+            Err(StorageError::AlreadyExists { .. }) => Err(Refusal::Exists),
+            Err(_) => Err(Refusal::Stale),
+        }
+    }
+
+    /// Deletes the object at `key` (one `DELETE`, whether or not it exists).
+    async fn remove(&self, key: &SafePath) -> Result<(), S3Error> {
+        match self.store.delete(&self.location(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs the writes of `batch` after its checks: see [`S3Storage::apply`].
+    async fn apply(
+        &self,
+        checks: Vec<(SafePath, Expect)>,
+        writes: Vec<Owned>,
+    ) -> Result<(), (SafePath, Refusal)> {
+        let mut expected: HashMap<SafePath, Expect> = HashMap::new();
+        for (key, expect) in checks {
+            self.check(&key, &expect)
+                .await
+                .map_err(|e| (key.clone(), e))?;
+            expected.entry(key).or_insert(expect);
+        }
+        for write in writes {
+            match write {
+                Owned::Put(path, data) => {
+                    let path = &path;
+                    match expected.get(path) {
+                        Some(expect) if self.config.conditional_write => {
+                            let e_tag = self
+                                .put_if(path, data, expect)
+                                .await
+                                .map_err(|e| (path.clone(), e))?;
+                            expected.insert(path.clone(), Expect::Version(Version::new(e_tag)));
+                        }
+                        _ => self.save(path, data).await.map_err(|e| {
+                            let refusal = match e {
+                                SaveError::Conflict(reason) => Refusal::Conflict(reason),
+                                SaveError::S3(e) => Refusal::S3(e),
+                            };
+                            (path.clone(), refusal)
+                        })?,
+                    }
+                }
+                Owned::Delete(path) => {
+                    self.remove(&path)
+                        .await
+                        .map_err(|e| (path.clone(), Refusal::S3(e)))?;
+                    if expected.contains_key(&path) {
+                        expected.insert(path, Expect::Absent);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the objects at `locations` in bulk requests.
     async fn delete_all(&self, locations: Vec<Path>) -> Result<(), S3Error> {
         let input = stream::iter(locations.into_iter().map(Ok)).boxed();
@@ -394,6 +537,42 @@ enum SaveError {
     S3(S3Error),
 }
 
+/// A write of a batch, owned, so it can travel to the IO runtime.
+enum Owned {
+    Put(SafePath, Bytes),
+    Delete(SafePath),
+}
+
+/// Why a conditional write (or the check of a batch) did not go through.
+enum Refusal {
+    /// `Expect::Absent` found an object.
+    Exists,
+    /// The object is not at the expected version (or is gone).
+    Stale,
+    /// A tree-shaped server refused the key because of a neighbour.
+    Conflict(String),
+    /// The request failed.
+    S3(S3Error),
+}
+
+impl Refusal {
+    fn at(self, key: &SafePath) -> StorageError {
+        match self {
+            Refusal::Exists => StorageError::AlreadyExists {
+                path: key.to_string(),
+            },
+            Refusal::Stale => StorageError::PreconditionFailed {
+                path: key.to_string(),
+            },
+            Refusal::Conflict(reason) => StorageError::Conflict {
+                path: key.to_string(),
+                reason,
+            },
+            Refusal::S3(e) => e.at(Some(key.as_str())),
+        }
+    }
+}
+
 /// Percent-decodes one object key segment, as `object_store` encoded it.
 fn decode(part: &str) -> Option<String> {
     let bytes = part.as_bytes();
@@ -419,6 +598,7 @@ impl Storage for S3Storage {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)
             .with_atomic_create(self.inner.config.conditional_create)
+            .with_conditional_write(self.inner.config.conditional_write)
             .with_nested_keys(self.inner.config.nested_keys)
             .with_persistent(true)
     }
@@ -632,5 +812,101 @@ impl Storage for S3Storage {
                 Ok(count)
             })
         })
+    }
+
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        let key = path.clone();
+        let got = self.request(Some(path), move |inner| -> BoxFuture<_> {
+            Box::pin(async move { inner.get(&key).await })
+        })?;
+        Ok(got.map(|(bytes, e_tag)| (Vec::from(bytes), Version::new(e_tag))))
+    }
+
+    /// One conditional PUT where the server honours it
+    /// ([`S3Config::conditional_write`]): `If-None-Match: *` for `Expect::Absent`,
+    /// `If-Match` with the expected `ETag` otherwise, whatever the size of the value (a
+    /// single PUT takes up to 5 GiB; object_store's multipart uploads carry no
+    /// condition). Elsewhere a `HEAD` compares first, and the write follows (not atomic,
+    /// as the capability says).
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        let key = path.clone();
+        let data = Bytes::copy_from_slice(data);
+        let expect = expect.clone();
+        let inner = Arc::clone(&self.inner);
+        let answer = self
+            .block(async move {
+                if inner.config.conditional_write {
+                    return inner.put_if(&key, data, &expect).await;
+                }
+                inner.check(&key, &expect).await?;
+                let created = matches!(expect, Expect::Absent) && inner.config.conditional_create;
+                if created {
+                    return inner.put_if(&key, data, &Expect::Absent).await;
+                }
+                let location = inner.location(&key);
+                let saved = inner.save(&key, data).await;
+                match saved {
+                    Ok(()) => {}
+                    Err(SaveError::Conflict(reason)) => return Err(Refusal::Conflict(reason)),
+                    Err(SaveError::S3(e)) => return Err(Refusal::S3(e)),
+                }
+                match inner.e_tag(&location).await {
+                    Ok(Some(e_tag)) => Ok(e_tag),
+                    Ok(None) => Err(Refusal::Stale),
+                    Err(e) => Err(Refusal::S3(e)),
+                }
+            })
+            .map_err(|e| e.at(Some(path.as_str())))?;
+        answer.map(Version::new).map_err(|e| e.at(path))
+    }
+
+    /// Checks every key with one `HEAD` each (a failed check writes nothing), then runs
+    /// the writes in order. Where the server honours conditional writes, every put to a
+    /// checked key is a conditional PUT against the version the check saw (or against
+    /// that put's own result, for a second put of the key), so the check and that write
+    /// are one step: of two batches that check and rewrite the same key, one fails with
+    /// `PreconditionFailed`. The other writes are plain, and a batch that fails part
+    /// way keeps the writes before the failure (S3 has no `atomic_batch`).
+    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+        let checks = batch.checks().to_vec();
+        let writes: Vec<Owned> = batch
+            .writes()
+            .iter()
+            .map(|w| match w {
+                Write::Put { path, data } => Owned::Put(path.clone(), Bytes::copy_from_slice(data)),
+                Write::Delete { path } => Owned::Delete(path.clone()),
+            })
+            .collect();
+        let inner = Arc::clone(&self.inner);
+        self.block(async move { inner.apply(checks, writes).await })
+            .map_err(|e| e.at(None))?
+            .map_err(|(key, refusal)| refusal.at(&key))
+    }
+
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
+        let (source, target) = (from.clone(), to.clone());
+        let inner = Arc::clone(&self.inner);
+        let copied = self
+            .block(async move {
+                let (from, to) = (inner.location(&source), inner.location(&target));
+                match inner.store.copy(&from, &to).await {
+                    Ok(()) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(err) if !inner.config.nested_keys => {
+                        if let Some(reason) = inner.conflict(&target).await {
+                            return Err(Refusal::Conflict(reason));
+                        }
+                        // A directory of a tree-shaped server holds no value to copy.
+                        inner
+                            .directory_or(&from, err)
+                            .await
+                            .map(|()| false)
+                            .map_err(Refusal::S3)
+                    }
+                    Err(err) => Err(Refusal::S3(err.into())),
+                }
+            })
+            .map_err(|e| e.at(Some(from.as_str())))?;
+        copied.map_err(|e| e.at(to))
     }
 }

@@ -287,19 +287,27 @@ fn capabilities_follow_the_config() {
             caps.backend,
             caps.nested_keys,
             caps.atomic_create,
+            caps.conditional_write,
+            caps.atomic_batch,
             caps.persistent
         ),
-        ("s3", false, false, true)
+        ("s3", false, true, true, false, true)
     );
+    let plain = TestServer::start_plain().expect("server");
+    let caps = S3Storage::new(plain.config())
+        .expect("store")
+        .capabilities();
+    assert!(!caps.atomic_create && !caps.conditional_write);
     let caps = S3Storage::new(
-        server
+        plain
             .config()
             .with_nested_keys(true)
-            .with_conditional_create(true),
+            .with_conditional_create(true)
+            .with_conditional_write(true),
     )
     .expect("store")
     .capabilities();
-    assert!(caps.nested_keys && caps.atomic_create);
+    assert!(caps.nested_keys && caps.atomic_create && caps.conditional_write);
 }
 
 #[test]

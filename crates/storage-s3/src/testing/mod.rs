@@ -1,4 +1,8 @@
-//! An in-process S3 server for tests: `s3s-fs` over a temporary directory on 127.0.0.1.
+//! An in-process S3 server for tests: `s3s-fs` over a temporary directory on 127.0.0.1,
+//! with conditional writes made atomic and every request counted.
+
+mod conditional;
+mod counter;
 
 use std::net::SocketAddr;
 
@@ -10,14 +14,29 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 use crate::{S3Config, S3Error};
+use conditional::Conditional;
+use counter::Counter;
+pub use counter::RequestCounts;
 
 /// A real S3-compatible server (`s3s-fs`) serving a fresh temporary directory on
 /// `127.0.0.1`, with one empty bucket and enforced credentials. It stops, and its
 /// directory is removed, when dropped.
 ///
 /// `s3s-fs` stores objects as files, so it cannot hold a key and a key below it
-/// together, and it ignores conditional requests; [`TestServer::config`] says so
-/// through [`S3Config::nested_keys`] and [`S3Config::conditional_create`].
+/// together; [`TestServer::config`] says so through [`S3Config::nested_keys`].
+///
+/// **Conditional writes.** `s3s-fs` 0.14.1 checks `If-None-Match` and `If-Match` but
+/// lets other requests run between its check and its write, so two racing conditional
+/// writers can both succeed. [`TestServer::start`] puts a layer of this crate in front
+/// that evaluates those headers on `PutObject` and `CompleteMultipartUpload` itself and
+/// checks and writes as one step, so conditional writes behave as on S3;
+/// [`TestServer::start_plain`] serves `s3s-fs` as it is (its
+/// [`config`](TestServer::config) then declares no conditional writes).
+///
+/// **Request counts.** Every request the server serves is counted by S3 operation
+/// and HTTP method: [`requests`](TestServer::requests) reads the counts and
+/// [`reset_requests`](TestServer::reset_requests) zeroes them, for tests that bound
+/// how many requests an operation takes.
 ///
 /// # Examples
 ///
@@ -45,6 +64,8 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     runtime: Option<Runtime>,
     dir: tempfile::TempDir,
+    counter: Counter,
+    conditional: bool,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -53,16 +74,31 @@ impl std::fmt::Debug for TestServer {
             .field("endpoint", &self.endpoint)
             .field("bucket", &self.bucket)
             .field("dir", &self.dir.path())
+            .field("conditional", &self.conditional)
             .finish_non_exhaustive()
     }
 }
 
 impl TestServer {
-    /// Starts a server on a free port over a fresh temporary directory.
+    /// Starts a server on a free port over a fresh temporary directory, with atomic
+    /// conditional writes.
     ///
     /// # Errors
     /// [`S3Error::Runtime`] when the directory, the socket or the runtime cannot be made.
     pub fn start() -> Result<Self, S3Error> {
+        Self::start_with(true)
+    }
+
+    /// Starts a server that serves `s3s-fs` as it is, whose conditional writes are
+    /// not atomic.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_plain() -> Result<Self, S3Error> {
+        Self::start_with(false)
+    }
+
+    fn start_with(conditional: bool) -> Result<Self, S3Error> {
         let dir = tempfile::tempdir().map_err(S3Error::Runtime)?;
         let bucket = "memory-fs-test".to_owned();
         std::fs::create_dir(dir.path().join(&bucket)).map_err(S3Error::Runtime)?;
@@ -71,11 +107,17 @@ impl TestServer {
 
         let fs = s3s_fs::FileSystem::new(dir.path())
             .map_err(|e| S3Error::Runtime(std::io::Error::other(format!("s3s-fs: {e:?}"))))?;
-        let mut builder = S3ServiceBuilder::new(fs);
+        let mut builder = if conditional {
+            S3ServiceBuilder::new(Conditional::new(fs))
+        } else {
+            S3ServiceBuilder::new(fs)
+        };
         builder.set_auth(SimpleAuth::from_single(
             access_key.clone(),
             secret_key.clone(),
         ));
+        let counter = Counter::default();
+        builder.set_access(counter.clone());
         let service = builder.build();
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -120,12 +162,15 @@ impl TestServer {
             shutdown: Some(shutdown),
             runtime: Some(runtime),
             dir,
+            counter,
+            conditional,
         })
     }
 
     /// A provider configuration for this server: its endpoint, bucket and credentials,
-    /// plain HTTP, path-style, and the capabilities of `s3s-fs` (no nested keys, no
-    /// conditional create).
+    /// plain HTTP, path-style, and what the server can do: no nested keys (`s3s-fs`
+    /// keeps objects as files), and conditional create and write exactly when they are
+    /// atomic here (a server from [`start`](Self::start)).
     pub fn config(&self) -> S3Config {
         S3Config::new(self.bucket.clone())
             .with_endpoint(self.endpoint.clone())
@@ -133,7 +178,19 @@ impl TestServer {
             .with_allow_http(true)
             .with_credentials(self.access_key.clone(), self.secret_key.clone())
             .with_nested_keys(false)
-            .with_conditional_create(false)
+            .with_conditional_create(self.conditional)
+            .with_conditional_write(self.conditional)
+    }
+
+    /// How many requests the server has served since it started or since
+    /// [`reset_requests`](Self::reset_requests).
+    pub fn requests(&self) -> RequestCounts {
+        self.counter.snapshot()
+    }
+
+    /// Zeroes the request counts.
+    pub fn reset_requests(&self) {
+        self.counter.reset();
     }
 
     /// The directory the server stores its buckets in.

@@ -1,0 +1,268 @@
+//! An `S3` implementation around `s3s-fs` that makes conditional writes real: it
+//! evaluates `If-None-Match: *` and `If-Match` of `PutObject` and
+//! `CompleteMultipartUpload` itself, from the request headers, and checks and writes as
+//! one step.
+//!
+//! `s3s-fs` 0.14.1 looks at those headers, but checks and then writes with other
+//! requests free to run in between, so two racing conditional writers can both win.
+//! Here every write to an object takes a lock: plain writes share it, a conditional
+//! write holds it alone from its check to the end of its write. Reads take no lock;
+//! `s3s-fs` replaces an object's file by renaming a complete new one over it.
+
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CreateBucketInput,
+    CreateBucketOutput, CreateMultipartUploadInput, CreateMultipartUploadOutput, DeleteBucketInput,
+    DeleteBucketOutput, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
+    DeleteObjectsOutput, GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput,
+    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, PutObjectInput, PutObjectOutput,
+    UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+};
+use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use tokio::sync::RwLock;
+
+/// `s3s-fs` with conditional writes checked and applied atomically.
+pub(crate) struct Conditional {
+    inner: s3s_fs::FileSystem,
+    /// Shared by plain writes, held alone by a conditional one.
+    writes: RwLock<()>,
+}
+
+impl Conditional {
+    pub(crate) fn new(inner: s3s_fs::FileSystem) -> Self {
+        Self {
+            inner,
+            writes: RwLock::new(()),
+        }
+    }
+
+    /// The current `ETag` of `bucket/key`, or `None` when there is no such object.
+    async fn current<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Option<String>> {
+        let head = S3Request {
+            input: HeadObjectInput {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                ..HeadObjectInput::default()
+            },
+            method: http::Method::HEAD,
+            uri: req.uri.clone(),
+            headers: http::HeaderMap::new(),
+            extensions: http::Extensions::new(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
+            trailing_headers: None,
+        };
+        match self.inner.head_object(head).await {
+            Ok(found) => Ok(Some(
+                found
+                    .output
+                    .e_tag
+                    .map(|t| t.value().to_owned())
+                    .unwrap_or_default(),
+            )),
+            // No object there.
+            Err(e) if matches!(e.code(), S3ErrorCode::NoSuchKey) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The conditions of a write, read from its headers.
+#[derive(Debug, Default)]
+struct Conditions {
+    /// `If-None-Match: *`: the object must not exist.
+    absent: bool,
+    /// `If-Match`: the object must exist (`*`) or have this `ETag`.
+    matching: Option<Option<String>>,
+}
+
+impl Conditions {
+    fn of(headers: &http::HeaderMap) -> S3Result<Self> {
+        let text = |name: &str| -> S3Result<Option<String>> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str()
+                        .map(|s| s.trim().to_owned())
+                        .map_err(|_| s3_error!(InvalidArgument, "{name} is not text"))
+                })
+                .transpose()
+        };
+        let absent = match text("if-none-match")? {
+            None => false,
+            Some(v) if v == "*" => true,
+            Some(v) => {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "If-None-Match on a write takes only *, not {v}"
+                ));
+            }
+        };
+        let matching = text("if-match")?.map(|v| (v != "*").then(|| unquote(&v).to_owned()));
+        Ok(Self { absent, matching })
+    }
+
+    fn any(&self) -> bool {
+        self.absent || self.matching.is_some()
+    }
+
+    /// Whether an object whose `ETag` is `current` (`None`: absent) meets them.
+    fn hold(&self, current: Option<&str>) -> S3Result<()> {
+        if self.absent && current.is_some() {
+            return Err(s3_error!(PreconditionFailed, "the object exists"));
+        }
+        match (&self.matching, current) {
+            (Some(_), None) => Err(s3_error!(PreconditionFailed, "the object does not exist")),
+            (Some(Some(want)), Some(have)) if unquote(have) != want => {
+                Err(s3_error!(PreconditionFailed, "the ETag does not match"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An `ETag` without its quotes (and without a weak marker).
+fn unquote(tag: &str) -> &str {
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(tag)
+}
+
+/// The `S3` implementation: operations that change nothing a condition looks at are
+/// forwarded; plain writes are forwarded holding the write lock shared; the rest is
+/// written out. (One macro emits the whole `impl`, so `async_trait` sees every method.)
+macro_rules! s3_impl {
+    (
+        forward { $($f:ident($fi:ty) -> $fo:ty;)* }
+        shared { $($w:ident($wi:ty) -> $wo:ty;)* }
+        $($rest:tt)*
+    ) => {
+        #[async_trait::async_trait]
+        impl S3 for Conditional {
+            $(
+                async fn $f(&self, req: S3Request<$fi>) -> S3Result<S3Response<$fo>> {
+                    self.inner.$f(req).await
+                }
+            )*
+            $(
+                async fn $w(&self, req: S3Request<$wi>) -> S3Result<S3Response<$wo>> {
+                    let _shared = self.writes.read().await;
+                    self.inner.$w(req).await
+                }
+            )*
+            $($rest)*
+        }
+    };
+}
+
+s3_impl! {
+    forward {
+        create_bucket(CreateBucketInput) -> CreateBucketOutput;
+        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+        get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+        get_object(GetObjectInput) -> GetObjectOutput;
+        head_bucket(HeadBucketInput) -> HeadBucketOutput;
+        head_object(HeadObjectInput) -> HeadObjectOutput;
+        list_buckets(ListBucketsInput) -> ListBucketsOutput;
+        list_objects(ListObjectsInput) -> ListObjectsOutput;
+        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+        create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+        upload_part(UploadPartInput) -> UploadPartOutput;
+        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+        list_parts(ListPartsInput) -> ListPartsOutput;
+        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+    }
+    shared {
+        copy_object(CopyObjectInput) -> CopyObjectOutput;
+        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+    }
+
+    async fn put_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let conditions = Conditions::of(&req.headers)?;
+        if !conditions.any() {
+            let _shared = self.writes.read().await;
+            return self.inner.put_object(req).await;
+        }
+        let _alone = self.writes.write().await;
+        let current = self
+            .current(&req, &req.input.bucket, &req.input.key)
+            .await?;
+        conditions.hold(current.as_deref())?;
+        // Decided here; the inner server must not decide again on its own.
+        req.input.if_match = None;
+        req.input.if_none_match = None;
+        self.inner.put_object(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        mut req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let conditions = Conditions::of(&req.headers)?;
+        if !conditions.any() {
+            let _shared = self.writes.read().await;
+            return self.inner.complete_multipart_upload(req).await;
+        }
+        let _alone = self.writes.write().await;
+        let current = self
+            .current(&req, &req.input.bucket, &req.input.key)
+            .await?;
+        conditions.hold(current.as_deref())?;
+        req.input.if_match = None;
+        req.input.if_none_match = None;
+        self.inner.complete_multipart_upload(req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conditions(pairs: &[(&'static str, &'static str)]) -> Conditions {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, http::HeaderValue::from_static(value));
+        }
+        Conditions::of(&headers).expect("parse")
+    }
+
+    #[test]
+    fn conditions_are_read_from_headers_and_decide_as_s3_does() {
+        let none = conditions(&[]);
+        assert!(!none.any());
+        assert!(none.hold(None).is_ok() && none.hold(Some("\"a\"")).is_ok());
+
+        let create = conditions(&[("if-none-match", "*")]);
+        assert!(create.hold(None).is_ok());
+        assert!(create.hold(Some("\"a\"")).is_err());
+
+        let update = conditions(&[("if-match", "\"abc\"")]);
+        assert!(update.hold(Some("\"abc\"")).is_ok());
+        assert!(
+            update.hold(Some("abc")).is_ok(),
+            "quotes are not part of the tag"
+        );
+        assert!(update.hold(Some("\"abd\"")).is_err());
+        assert!(
+            update.hold(None).is_err(),
+            "a missing object matches no tag"
+        );
+
+        let exists = conditions(&[("if-match", "*")]);
+        assert!(exists.hold(Some("\"x\"")).is_ok());
+        assert!(exists.hold(None).is_err());
+    }
+}
