@@ -136,6 +136,52 @@ pub(crate) fn settled_record(
     }
 }
 
+/// Settles the record of `id` (see [`settled_record`]); says whether it had a commit
+/// in flight.
+pub(crate) fn settle(storage: &dyn Storage, clock: &dyn Clock, id: &FileId) -> Result<bool> {
+    let had = read_record(storage, id)?
+        .record
+        .is_some_and(|r| r.pending.is_some());
+    if had {
+        settled_record(storage, clock, id)?;
+    }
+    Ok(had)
+}
+
+/// Removes what transactions left under `.memory-fs/tx/` that no commit in flight can
+/// need (for the store layer's recovery): journals no record's intent names (every
+/// file of them is settled), and staged contents with no journal and no intent naming
+/// them whose transaction is not running any more. `in_flight` are the journals intents still name. Returns the keys removed.
+pub fn sweep_journals(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    in_flight: &HashSet<SafePath>,
+) -> Result<Vec<SafePath>> {
+    let prefix = SafePath::new(JOURNALS)?;
+    let keys = storage.files_paths(Some(&prefix))?;
+    let journals: HashSet<&SafePath> = keys.iter().filter(|k| k.segments().count() == 3).collect();
+    let mut gone = Vec::new();
+    for key in &keys {
+        let segments: Vec<&str> = key.segments().collect();
+        let tx = segments
+            .get(2)
+            .map(|s| s.trim_end_matches(".staged"))
+            .unwrap_or("");
+        let journal = SafePath::new(format!("{JOURNALS}/{tx}"))?;
+        if in_flight.contains(&journal) {
+            continue;
+        }
+        let stale = journals.contains(&journal) || !tx_may_be_running(tx, clock.now_ms());
+        if stale {
+            gone.push(key.clone());
+        }
+    }
+    if !gone.is_empty() {
+        storage.files_remove(&gone)?;
+    }
+    Ok(gone)
+}
+
 /// Plans and commits changes of the files `ids`, planning again (with fresh records)
 /// when another writer changed one of them first. `plan` gets the settled records in
 /// the order of `ids` and the attempt number (0 first), and returns one change per
@@ -329,20 +375,56 @@ impl Drop for Running {
     }
 }
 
-/// A fresh commit id: time, process and a counter, unique across processes.
+/// A fresh commit id, unique across processes and machines, that also says who runs
+/// it: `<start ms>-<host>-<pid>-<pid start>-<n>` (hex), so leftovers of a commit whose
+/// process is gone can be told from those of one still running.
 fn new_tx(clock: &dyn Clock) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let me = Owner::me();
     format!(
-        "{:x}-{:x}-{:x}-{n:x}",
+        "{:x}-{}-{:x}-{:x}-{n:x}",
         clock.now_ms(),
-        std::process::id(),
-        nanos
+        host_tag(&me.host),
+        me.pid,
+        me.started
     )
+}
+
+/// A short tag of a host id, for commit ids.
+fn host_tag(host: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(&Sha256::digest(host.as_bytes())[..4])
+}
+
+/// Whether the commit `tx` (an id from [`new_tx`]) may still be running: it is known
+/// finished when it ran on this machine and its process is gone (or is this one and
+/// the commit is not running), or when it started longer ago than the lease.
+fn tx_may_be_running(tx: &str, now_ms: i64) -> bool {
+    let parts: Vec<&str> = tx.split('-').collect();
+    let hex = |i: usize| parts.get(i).and_then(|p| u64::from_str_radix(p, 16).ok());
+    let started = hex(0).and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
+    if now_ms - started > LEASE_MS {
+        return false;
+    }
+    let me = Owner::me();
+    let (Some(host), Some(pid), Some(pid_started)) = (parts.get(1), hex(2), hex(3)) else {
+        return true;
+    };
+    if *host != host_tag(&me.host) {
+        return true;
+    }
+    let Ok(pid) = u32::try_from(pid) else {
+        return true;
+    };
+    if pid == me.pid {
+        return running()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(tx);
+    }
+    process_start(pid) == Some(pid_started)
 }
 
 fn intent_writes(change: &Change<'_>, staged: &[Option<SafePath>]) -> Vec<IntentWrite> {

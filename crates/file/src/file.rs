@@ -81,9 +81,8 @@ pub struct File {
 
 impl File {
     /// The file `id`, from its record, or `None` when the store has no record of it.
-    /// Reads one key; a commit in flight is not waited for (reads see the file as it
-    /// was before or as it is after; for a creation or a removal in flight, one more
-    /// read tells which).
+    /// Reads one key. A commit in flight is not waited for: one more read (the head's
+    /// content) tells whether the file is seen as it was before or as it is after.
     ///
     /// # Errors
     /// [`FileError::CorruptRecord`]; storage errors.
@@ -92,22 +91,14 @@ impl File {
         let Some(record) = read.record else {
             return Ok(None);
         };
-        let creating_or_removing = record
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.previous.is_none() || p.removes);
-        let file = Self {
+        let Some(record) = visible(&*storage, record)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
             storage,
             clock: Arc::new(SystemClock),
             record,
-        };
-        // A file whose creation or removal is in flight exists exactly when its content
-        // does: before the first content lands it was never there, after its contents
-        // are deleted it is gone.
-        if creating_or_removing && !file.head().exists()? {
-            return Ok(None);
-        }
-        Ok(Some(file))
+        }))
     }
 
     /// Saves `content` as the file `spec` describes (creating it or adding a new save),
@@ -193,6 +184,18 @@ impl File {
             Ok(Some(plan::index(before, record)))
         })?;
         Self::after(storage, clock, &id, after)
+    }
+
+    /// Finishes or undoes a commit of file `id` that was left in flight (its writer
+    /// died or gave up), waiting for one whose writer may still be at work. Says
+    /// whether there was one. Every write does this first; this is for a store that is
+    /// only read, or checked.
+    ///
+    /// # Errors
+    /// [`FileError::Busy`] when a live writer does not finish within the lease; storage
+    /// errors.
+    pub fn settle(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, id: &FileId) -> Result<bool> {
+        commit::settle(&*storage, &*clock, id)
     }
 
     /// Removes the record of a file whose keys are all gone (no key is touched).
@@ -665,6 +668,37 @@ impl Placed {
     pub fn load_text(&self) -> Result<Option<String>> {
         self.reader().load_text()
     }
+}
+
+/// The state of a file a reader sees when its record carries a commit in flight: the
+/// record after if the head's content already holds the new bytes (or the commit
+/// writes none), else the record before (`None` for a file being created). A removal
+/// in flight shows the file until its content is gone.
+fn visible(storage: &dyn Storage, record: FileRecord) -> Result<Option<FileRecord>> {
+    let Some(pending) = &record.pending else {
+        return Ok(Some(record));
+    };
+    let reader = Reader {
+        storage,
+        config: &record.head.config,
+        expected: Some(&record.head.metadata),
+        before: None,
+    };
+    let landed = match reader.first_content()? {
+        None => false,
+        Some((i, bytes)) => match record.head.metadata.get(i).and_then(Option::as_ref) {
+            Some(meta) => matches(meta, &bytes),
+            // A content-only type has nothing to tell the two apart: its content is there.
+            None => true,
+        },
+    };
+    if pending.removes {
+        return Ok(landed.then_some(record));
+    }
+    if landed {
+        return Ok(Some(record));
+    }
+    Ok(pending.previous.as_deref().cloned())
 }
 
 /// Reads one placement's content and checks it against what is known of it.

@@ -20,6 +20,7 @@ mod spec;
 mod transaction;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use commit::sweep_journals;
 pub use content::{Content, chain_hash, content_hash};
 pub use error::{FileError, Result};
 pub use file::{

@@ -54,6 +54,15 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
+/// What [`Catalog::recover`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoverReport {
+    /// Files whose commit in flight was finished or undone.
+    pub settled: Vec<FileId>,
+    /// Leftovers of transactions removed.
+    pub removed: Vec<SafePath>,
+}
+
 /// What [`Catalog::copy_to`] copied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CopyReport {
@@ -185,6 +194,34 @@ impl Catalog {
     /// A transaction on this store.
     pub fn transaction(&self) -> Transaction {
         Transaction::new(self.storage.clone(), self.clock.clone())
+    }
+
+    /// Finishes or undoes every commit left in flight by a writer that died (see
+    /// [`File::settle`]) and removes what unfinished transactions left behind. Returns
+    /// the files settled and the keys removed. Safe while other writers work.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn recover(&self) -> Result<RecoverReport> {
+        let mut report = RecoverReport::default();
+        let mut in_flight = HashSet::new();
+        for id in self.ids()? {
+            if File::settle(self.storage.clone(), self.clock.clone(), &id)? {
+                report.settled.push(id.clone());
+            }
+            // A transaction still running names its journal in its files' intents.
+            if let Ok(Some(file)) = self.get(&id)
+                && let Some(journal) = file
+                    .record()
+                    .pending
+                    .as_ref()
+                    .and_then(|p| p.transaction.clone())
+            {
+                in_flight.insert(journal);
+            }
+        }
+        report.removed = memory_fs_file::sweep_journals(&*self.storage, &*self.clock, &in_flight)?;
+        Ok(report)
     }
 
     // ----- rebuilding the index ---------------------------------------------------------

@@ -8,7 +8,7 @@ mod project;
 mod query;
 mod target;
 
-pub use catalog::{Catalog, CopyReport, Listing, ReindexReport, VerifyReport};
+pub use catalog::{Catalog, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport};
 pub use project::{Project, ProjectError};
 pub use query::Query;
 pub use target::{Scan, Target, TargetCreate};

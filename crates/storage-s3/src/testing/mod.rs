@@ -139,7 +139,12 @@ impl TestServer {
             loop {
                 let socket = tokio::select! {
                     accepted = listener.accept() => match accepted {
-                        Ok((socket, _)) => socket,
+                        // Without TCP_NODELAY a small response waits out the client's
+                        // delayed ACK (about 40 ms a request).
+                        Ok((socket, _)) => {
+                            let _ = socket.set_nodelay(true);
+                            socket
+                        }
                         Err(_) => continue,
                     },
                     _ = &mut stop => break,
