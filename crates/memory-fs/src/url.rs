@@ -21,7 +21,9 @@ const KNOWN: &str = "memory://, file:///dir (or file:dir), sqlite://path.db (or 
 /// | `sqlite://app.db`, `sqlite:///abs/app.db`, `sqlite::memory:` | an SQLite database file, or one in memory |
 /// | `s3://bucket/prefix?endpoint=…&region=…` | a bucket (and key prefix) on any S3-compatible server |
 ///
-/// Paths are percent-decoded (`file:my%20dir`). `sqlite` takes `?synchronous=normal`
+/// Paths, buckets, prefixes and parameter values are percent-decoded (`file:my%20dir`,
+/// `s3://my%20bucket`), and printing escapes them again, so `parse(url.to_string())`
+/// gives back `url` for every URL that parses. `sqlite` takes `?synchronous=normal`
 /// (faster, may lose the last commits on power loss) or `full` (the default). `s3`
 /// takes `endpoint`, `region`, `prefix` (instead of the path), `virtual_hosted_style`,
 /// `nested_keys` and `conditional_create` (`true`/`false`); credentials are never part
@@ -256,6 +258,8 @@ fn parse_s3(body: &str, params: &[(String, String)]) -> std::result::Result<S3Lo
     if bucket.is_empty() {
         return Err("no bucket: write s3://bucket/prefix".to_owned());
     }
+    // Printing escapes the bucket, so parsing unescapes it (`s3://a%20b` is bucket `a b`).
+    let bucket = percent_decode(bucket)?;
     if bucket.contains('@') {
         return Err(
             "credentials do not belong in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -263,7 +267,7 @@ fn parse_s3(body: &str, params: &[(String, String)]) -> std::result::Result<S3Lo
         );
     }
     let mut location = S3Location {
-        bucket: bucket.to_owned(),
+        bucket,
         prefix: None,
         endpoint: None,
         region: None,
@@ -301,6 +305,14 @@ fn parse_s3(body: &str, params: &[(String, String)]) -> std::result::Result<S3Lo
         }
     }
     if !prefix.is_empty() {
+        // The slashes around the prefix are separators; escaped ones are part of it,
+        // and a prefix that starts or ends with `/` or has an empty segment names no
+        // key prefix.
+        if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
+            return Err(format!(
+                "the prefix {prefix:?} has an empty segment; write it as a/b"
+            ));
+        }
         location.prefix = Some(prefix);
     }
     Ok(location)
@@ -372,6 +384,8 @@ impl fmt::Display for StoreUrl {
             } => {
                 match path {
                     None => f.write_str("sqlite::memory:")?,
+                    // A file that is really named `:memory:` is not the in-memory database.
+                    Some(p) if p.as_os_str() == ":memory:" => f.write_str("sqlite://%3Amemory:")?,
                     Some(p) => write!(f, "sqlite://{}", path_text(p))?,
                 }
                 if *synchronous_normal {
@@ -420,6 +434,7 @@ impl std::str::FromStr for StoreUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn ok(url: &str) -> StoreUrl {
         StoreUrl::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
@@ -523,6 +538,31 @@ mod tests {
     }
 
     #[test]
+    fn escaped_names_round_trip() {
+        let StoreUrl::S3(s3) = ok("s3://a%20b/p%2Fq") else {
+            panic!("not s3")
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_deref()),
+            ("a b", Some("p/q"))
+        );
+        for url in ["s3://a%20b/p", "s3://%C3%A9t%C3%A9", "sqlite://%3Amemory:"] {
+            assert_eq!(ok(url).to_string(), url);
+        }
+        assert_eq!(
+            ok("sqlite://%3Amemory%3A"),
+            StoreUrl::Sqlite {
+                path: Some(":memory:".into()),
+                synchronous_normal: false
+            },
+            "a file named :memory: is not the in-memory database"
+        );
+        assert!(reason("s3://%40").contains("credentials"));
+        assert!(reason("s3://b/%2Fp").contains("empty segment"));
+        assert!(reason("s3://b/a//c").contains("empty segment"));
+    }
+
+    #[test]
     fn bad_urls_say_what_is_wrong() {
         assert!(matches!(
             StoreUrl::parse("ftp://host/x"),
@@ -546,6 +586,121 @@ mod tests {
         assert!(reason("s3://b?nested_keys=maybe").contains("true or false"));
         assert!(reason("s3://b?region=a&region=b").contains("twice"));
         assert!(reason("s3://b/p?prefix=q").contains("twice"));
+    }
+
+    /// Pieces random URLs are made of: plain text, the characters URLs treat
+    /// specially, escapes of them, and the names this parser knows.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "a",
+            "b",
+            "db",
+            " ",
+            "%20",
+            "/",
+            "//",
+            "%2F",
+            ":",
+            "%3A",
+            "@",
+            "%40",
+            "%25",
+            "%",
+            "?",
+            "&",
+            "=",
+            "%3F",
+            "%26",
+            "%3D",
+            "#",
+            "+",
+            "~",
+            ".",
+            "..",
+            "é",
+            "%C3%A9",
+            ":memory:",
+            "%3Amemory%3A",
+            "localhost",
+            "host",
+            "\\",
+            "%00",
+            "%0A",
+        ])
+    }
+
+    fn param() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "endpoint",
+            "region",
+            "prefix",
+            "virtual_hosted_style",
+            "nested_keys",
+            "conditional_create",
+            "synchronous",
+            "other",
+        ]);
+        let value = prop::sample::select(vec![
+            "",
+            "true",
+            "false",
+            "1",
+            "normal",
+            "full",
+            "http://127.0.0.1:9000",
+            "a%20b",
+            "%2Fp%2F",
+            "/p/",
+            "p/q",
+            "%26",
+            "x=y",
+        ]);
+        (key, value).prop_map(|(k, v)| format!("{k}={v}"))
+    }
+
+    /// URLs of every scheme (and a few others), with random bodies and parameters.
+    fn url() -> impl Strategy<Value = String> {
+        let scheme = prop::sample::select(vec![
+            "memory:",
+            "memory://",
+            "file:",
+            "file://",
+            "file:///",
+            "FILE://localhost/",
+            "sqlite:",
+            "sqlite://",
+            "sqlite:///",
+            "s3://",
+            "S3://",
+            "s3:",
+            "ftp://",
+        ]);
+        let body = prop::collection::vec(piece(), 0..8).prop_map(|p| p.concat());
+        let query = prop::collection::vec(param(), 0..4).prop_map(|p| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", p.join("&"))
+            }
+        });
+        (scheme, body, query).prop_map(|(s, b, q)| format!("{s}{b}{q}"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Printing a URL that parsed gives back a URL that parses to the same store.
+        #[test]
+        fn every_url_that_parses_round_trips(text in url()) {
+            if let Ok(parsed) = StoreUrl::parse(&text) {
+                let printed = parsed.to_string();
+                let again = StoreUrl::parse(&printed);
+                prop_assert!(
+                    again.as_ref().ok() == Some(&parsed),
+                    "{text:?} parsed as {parsed:?}, printed as {printed:?}, which parses as {again:?}"
+                );
+            }
+        }
     }
 
     #[test]
