@@ -1,14 +1,17 @@
-//! `cargo xtask posix [--on-tmpfs]`: the pjdfstest POSIX suite against the core
-//! mounted through FUSE.
+//! `cargo xtask posix [--on-tmpfs | --mode kernel|core]`: the pjdfstest POSIX suite
+//! against the core mounted through FUSE, in both of the mount's permission modes.
 //!
 //! Installs pjdfstest 0.2.2 into the cache directory if it is missing, creates its
-//! dummy user `tests` if missing, writes its configuration, mounts an empty tree with
-//! the release build of `memory-fs-mount`, runs the suite in the mount as root, and
-//! unmounts. The `EROFS` cases remount the filesystem read-only, which the kernel
-//! refuses while files of earlier cases are still open, so they run separately on a
-//! fresh mount of their own. Prints pass/fail/skip counts and fails if any case
-//! fails. `--on-tmpfs` runs the same two passes on fresh tmpfs mounts instead: the
-//! baseline the counts are compared with.
+//! dummy user `tests` if missing, writes its configuration, and for each mode mounts
+//! an empty tree with the release build of `memory-fs-mount`, runs the suite in the
+//! mount as root, and unmounts: first with the kernel checking permissions and
+//! caching (`default_permissions`, the default mode), then with the core deciding
+//! every permission (`--core-permissions`). The `EROFS` cases remount the filesystem
+//! read-only, which the kernel refuses while files of earlier cases are still open,
+//! so they run separately on a fresh mount of their own. Prints pass/fail/skip counts
+//! per mode and fails if any case fails in either. `--mode` runs one mode only;
+//! `--on-tmpfs` runs the same two passes on fresh tmpfs mounts instead: the baseline
+//! the counts are compared with.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,12 +66,47 @@ pub(crate) fn fuse_usable() -> Result {
         .map_err(|e| format!("cannot open /dev/fuse: {e}"))
 }
 
+/// The mount's two permission modes, by their `memory-fs-mount` flags.
+const MODES: [Mode; 2] = [Mode::Kernel, Mode::Core];
+
+/// A permission mode of the mount.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// `default_permissions` and kernel caching (the default).
+    Kernel,
+    /// `--core-permissions`: the core decides every permission.
+    Core,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Kernel => "kernel",
+            Mode::Core => "core",
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Mode::Kernel => &[],
+            Mode::Core => &["--core-permissions"],
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask posix [--on-tmpfs | --mode kernel|core]";
+
 /// Runs the suite (see the module documentation).
 pub(crate) fn run(args: &[String]) -> Result {
-    let on_tmpfs = match args {
-        [] => false,
-        [flag] if flag == "--on-tmpfs" => true,
-        _ => return Err("usage: cargo xtask posix [--on-tmpfs]".to_owned()),
+    let (on_tmpfs, modes): (bool, &[Mode]) = match args {
+        [] => (false, &MODES),
+        [flag] if flag == "--on-tmpfs" => (true, &[]),
+        [flag, mode] if flag == "--mode" => match mode.as_str() {
+            "kernel" => (false, &MODES[..1]),
+            "core" => (false, &MODES[1..]),
+            _ => return Err(USAGE.to_owned()),
+        },
+        _ => return Err(USAGE.to_owned()),
     };
     fuse_usable()?;
     let work = util::cache_dir().join("pjdfstest");
@@ -103,31 +141,66 @@ pub(crate) fn run(args: &[String]) -> Result {
     fs::create_dir_all(&secondary)
         .map_err(|e| format!("cannot create {}: {e}", secondary.display()))?;
 
-    let target = if on_tmpfs {
-        Target::Tmpfs
+    let targets: Vec<Target> = if on_tmpfs {
+        vec![Target::Tmpfs]
     } else {
-        Target::Core(build_mount_binary()?)
+        let binary = build_mount_binary()?;
+        modes
+            .iter()
+            .map(|&mode| Target::Core(binary.clone(), mode))
+            .collect()
     };
+    let mut failures = Vec::new();
+    for target in &targets {
+        if let Err(why) = run_target(
+            target,
+            &pjdfstest,
+            &work,
+            base,
+            &secondary,
+            &main_config,
+            &erofs_config,
+        ) {
+            failures.push(why);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// Both passes of the suite on one target, with its summary.
+fn run_target(
+    target: &Target,
+    pjdfstest: &Path,
+    work: &Path,
+    base: &Path,
+    secondary: &Path,
+    main_config: &Path,
+    erofs_config: &Path,
+) -> Result {
     let what = target.describe();
     let started = Instant::now();
 
     let mountpoint = mountpoint(base, "mnt")?;
     let log = work.join(format!("{}-main.log", target.tag()));
-    let main = with_mount(&target, &mountpoint, || {
+    let main = with_mount(target, &mountpoint, || {
         run_suite(
-            &pjdfstest,
-            &main_config,
+            pjdfstest,
+            main_config,
             &mountpoint,
-            Some(&secondary),
+            Some(secondary),
             &[],
             &log,
         )
     })?;
     let erofs_log = work.join(format!("{}-erofs.log", target.tag()));
-    let erofs = with_mount(&target, &mountpoint, || {
+    let erofs = with_mount(target, &mountpoint, || {
         run_suite(
-            &pjdfstest,
-            &erofs_config,
+            pjdfstest,
+            erofs_config,
             &mountpoint,
             None,
             &["erofs"],
@@ -160,7 +233,7 @@ pub(crate) fn run(args: &[String]) -> Result {
         erofs_log.display()
     );
     println!(
-        "pjdfstest: {} passed, {} failed, {} skipped",
+        "pjdfstest on {what}: {} passed, {} failed, {} skipped",
         total.passed, total.failed, total.skipped
     );
     if total.failed > 0 {
@@ -169,7 +242,7 @@ pub(crate) fn run(args: &[String]) -> Result {
             total.failed
         ));
     }
-    if !on_tmpfs && total.passed < TMPFS_BASELINE_PASSES {
+    if matches!(target, Target::Core(..)) && total.passed < TMPFS_BASELINE_PASSES {
         return Err(format!(
             "only {} pjdfstest cases passed on {what}; tmpfs passes {TMPFS_BASELINE_PASSES}",
             total.passed
@@ -180,8 +253,8 @@ pub(crate) fn run(args: &[String]) -> Result {
 
 /// What the suite runs against.
 enum Target {
-    /// The core, mounted by this `memory-fs-mount` binary.
-    Core(PathBuf),
+    /// The core, mounted by this `memory-fs-mount` binary in this mode.
+    Core(PathBuf, Mode),
     /// A fresh tmpfs (the baseline).
     Tmpfs,
 }
@@ -189,15 +262,20 @@ enum Target {
 impl Target {
     fn describe(&self) -> &'static str {
         match self {
-            Target::Core(_) => "the memory-fs core through FUSE",
+            Target::Core(_, Mode::Kernel) => {
+                "the memory-fs core through FUSE (kernel-checked permissions, caching)"
+            }
+            Target::Core(_, Mode::Core) => {
+                "the memory-fs core through FUSE (core-checked permissions, no caching)"
+            }
             Target::Tmpfs => "tmpfs",
         }
     }
 
-    fn tag(&self) -> &'static str {
+    fn tag(&self) -> String {
         match self {
-            Target::Core(_) => "core",
-            Target::Tmpfs => "tmpfs",
+            Target::Core(_, mode) => format!("core-{}", mode.name()),
+            Target::Tmpfs => "tmpfs".to_owned(),
         }
     }
 }
@@ -378,10 +456,16 @@ fn with_mount<T>(target: &Target, mountpoint: &Path, f: impl FnOnce() -> Result<
             unmounted?;
             Ok(value)
         }
-        Target::Core(binary) => {
-            eprintln!("$ {} {}", binary.display(), mountpoint.display());
+        Target::Core(binary, mode) => {
+            eprintln!(
+                "$ {} {} {}",
+                binary.display(),
+                mountpoint.display(),
+                mode.flags().join(" ")
+            );
             let mut child = Command::new(binary)
                 .arg(mountpoint)
+                .args(mode.flags())
                 .spawn()
                 .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
             let result = wait_mounted(&mut child, mountpoint).and_then(|()| f());

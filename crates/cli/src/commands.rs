@@ -734,19 +734,15 @@ fn mount(cli: &Cli, args: &MountArgs) -> Result {
             args.dir.display()
         );
     }
-    let signal =
-        memory_fs_fuse::mount_until_interrupted(tree, &args.dir, &options).map_err(|e| {
-            CliError::new(Code::Failure, e.to_string()).hint("is something already mounted there?")
-        })?;
+    let stop = memory_fs_fuse::mount_until_interrupted(tree, &args.dir, &options).map_err(|e| {
+        CliError::new(Code::Failure, e.to_string()).hint("is something already mounted there?")
+    })?;
     if cli.json {
         return output::json(
-            &json!({"dir": args.dir.display().to_string(), "keys": copied, "signal": signal}),
+            &json!({"dir": args.dir.display().to_string(), "keys": copied, "signal": stop.signal()}),
         );
     }
-    output::line(&format!(
-        "unmounted {} (signal {signal})",
-        args.dir.display()
-    ))
+    output::line(&format!("unmounted {} ({stop})", args.dir.display()))
 }
 
 // ----- demo --------------------------------------------------------------------------------

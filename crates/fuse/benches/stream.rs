@@ -1,6 +1,6 @@
 //! 1 GiB streamed in 64 KiB chunks: through the core's `File`, through the FUSE mount
-//! of the core with `std::fs`, and through `std::fs` on tmpfs (`/dev/shm`), side by
-//! side in one run so the ratios compare like with like.
+//! of the core with `std::fs` (in both permission modes), and through `std::fs` on
+//! tmpfs (`/dev/shm`), side by side in one run so the ratios compare like with like.
 //!
 //! Run: `cargo bench -p memory-fs-fuse --bench stream` (as root for the FUSE side;
 //! without FUSE that side is skipped with a notice).
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use memory_fs_fuse::{Mount, MountOptions, fuse_usable, spawn_mount};
+use memory_fs_fuse::{Mount, MountOptions, PermissionChecks, fuse_usable, spawn_mount};
 use memory_fs_posix::{MemoryFileSystem, OpenFlags};
 
 const CHUNK: usize = 64 * 1024;
@@ -60,27 +60,35 @@ fn read_core(fs: &MemoryFileSystem, path: &str, buf: &mut [u8]) -> usize {
     }
 }
 
-/// A FUSE mount of a fresh core in a temporary directory, if FUSE is usable here.
-fn fuse_side() -> Option<(Mount, tempfile::TempDir)> {
+/// FUSE mounts of fresh cores in temporary directories, one per permission mode, if
+/// FUSE is usable here.
+fn fuse_sides() -> Vec<(&'static str, Mount, tempfile::TempDir)> {
     if let Err(why) = fuse_usable() {
         eprintln!("\n!!! SKIPPED the FUSE side of the stream benchmark: {why}\n");
-        return None;
+        return Vec::new();
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mount = spawn_mount(
-        MemoryFileSystem::new(),
-        dir.path(),
-        &MountOptions::default(),
-    )
-    .expect("mount");
-    Some((mount, dir))
+    [
+        ("fuse-kernel-checks", PermissionChecks::Kernel),
+        ("fuse-core-checks", PermissionChecks::Core),
+    ]
+    .into_iter()
+    .map(|(name, permissions)| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = MountOptions {
+            permissions,
+            ..MountOptions::default()
+        };
+        let mount = spawn_mount(MemoryFileSystem::new(), dir.path(), &options).expect("mount");
+        (name, mount, dir)
+    })
+    .collect()
 }
 
 fn bench(c: &mut Criterion) {
     let data = chunk();
     let mut buf = vec![0u8; CHUNK];
     let core = MemoryFileSystem::new();
-    let fuse = fuse_side();
+    let fuse = fuse_sides();
     let shm = Path::new("/dev/shm");
     let tmpfs: Option<PathBuf> = shm
         .is_dir()
@@ -99,12 +107,16 @@ fn bench(c: &mut Criterion) {
     group.bench_function("read/core-File", |b| {
         b.iter(|| black_box(read_core(&core, "/big", &mut buf)));
     });
-    if let Some((mount, _)) = &fuse {
+    for (name, mount, _) in &fuse {
         let path = mount.mountpoint().join("big");
-        group.bench_function("write/fuse-std-fs", |b| b.iter(|| write_std(&path, &data)));
-        group.bench_function("read/fuse-std-fs", |b| {
+        group.bench_function(format!("write/{name}"), |b| {
+            b.iter(|| write_std(&path, &data))
+        });
+        group.bench_function(format!("read/{name}"), |b| {
             b.iter(|| black_box(read_std(&path, &mut buf)));
         });
+        // The next mount's file should not compete with this one for memory.
+        let _ = std::fs::remove_file(&path);
     }
     if let Some(dir) = &tmpfs {
         let path = dir.join("big");
@@ -115,7 +127,7 @@ fn bench(c: &mut Criterion) {
         let _ = std::fs::remove_dir_all(dir);
     }
     group.finish();
-    if let Some((mount, _dir)) = fuse {
+    for (_, mount, _dir) in fuse {
         let _ = mount.unmount();
     }
 }

@@ -1,9 +1,20 @@
 //! The FUSE request handlers: each maps one kernel request to the core's inode-level
-//! API, running as the caller's credentials, and the core's errno back.
+//! API, running as the caller's credentials, and the core's errno back; and the
+//! invalidation notifications that keep the kernel's caches the core's.
 //!
-//! Timeouts are zero: the kernel looks every path step up again and fetches every
-//! status, so the core's permission checks (search permission on each directory, read
-//! and write permission on open) and its timestamps always decide.
+//! With [`PermissionChecks::Core`], timeouts are zero: the kernel looks every path
+//! step up again and fetches every status, so the core's permission checks (search
+//! permission on each directory, read and write permission on open) and its
+//! timestamps always decide. With [`PermissionChecks::Kernel`], the kernel keeps
+//! entries and attributes for [`CACHE_TTL`] and checks mode bits itself, and the core
+//! still checks each request it receives. In both, file pages stay in the kernel's
+//! page cache across opens (`FOPEN_KEEP_CACHE`).
+//!
+//! Coherence: what the kernel asks for through the mount, it already accounts for
+//! (it updates or drops its own copies). Everything else that changes the tree —
+//! the core's own API, used by this process while mounted — reaches the kernel as
+//! `inval_entry`/`inval_inode` notifications, sent by the thread that made the change
+//! after it released the tree and before its call returns.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -18,28 +29,88 @@ use fuser::{
     WriteFlags,
 };
 use memory_fs_posix::{
-    AccessMode, Credentials, DirEntry, Fd, MemoryFileSystem, OpenFlags, PosixError, RenameFlags,
-    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK, SetTime, Stat, Timespec,
+    AccessMode, Credentials, DirEntry, Fd, InodeChange, MemoryFileSystem, OpenFlags, PosixError,
+    RenameFlags, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID,
+    S_ISUID, SetTime, Stat, Timespec,
 };
 
-/// How long the kernel may cache entries and attributes: not at all.
-const TTL: Duration = Duration::ZERO;
+use crate::counts::{Counts, Op};
+use crate::{CACHE_TTL, PermissionChecks};
 
 /// `FMODE_EXEC`, set in the open flags when the kernel opens a file to execute it.
 const FMODE_EXEC: i32 = 0x20;
 
+/// Largest write the kernel sends in one request (it caps requests at its own page
+/// limit, 1 MiB by default).
+const MAX_WRITE: u32 = 1 << 20;
+
 /// The filesystem behind a mount.
 pub(crate) struct Adapter {
+    /// Requests received, by kind.
+    counts: Arc<Counts>,
+    /// The handle the mount serves through: the observer of the tree's changes
+    /// reports everything but what this handle (and those made from it) does.
     fs: MemoryFileSystem,
+    checks: PermissionChecks,
     /// Directory listings taken at `readdir` offset 0, by directory handle.
     listings: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
 }
 
+/// Passes changes made outside the mount on to the kernel.
+pub(crate) fn invalidate(notifier: &fuser::Notifier, changes: &[InodeChange]) {
+    for change in changes {
+        // An inode or entry the kernel does not hold is nothing to drop (fuser
+        // ignores that answer), and a mount going away cannot be told anything.
+        let _ = match change {
+            InodeChange::Attributes { ino } => notifier.inval_inode(INodeNo(*ino), -1, 0),
+            InodeChange::Content { ino, offset, len } => notifier.inval_inode(
+                INodeNo(*ino),
+                i64::try_from(*offset).unwrap_or(i64::MAX),
+                i64::try_from(*len).unwrap_or(0),
+            ),
+            InodeChange::Entry { parent, name } => {
+                notifier.inval_entry(INodeNo(*parent), OsStr::new(name))
+            }
+            _ => Ok(()),
+        };
+    }
+}
+
 impl Adapter {
-    pub(crate) fn new(fs: MemoryFileSystem) -> Self {
+    pub(crate) fn new(fs: MemoryFileSystem, checks: PermissionChecks, counts: Arc<Counts>) -> Self {
         Self {
+            counts,
             fs,
+            checks,
             listings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long the kernel may keep `stat`. A regular file with set-user-id or
+    /// set-group-id is never cached: the core clears those bits on a write, which
+    /// the kernel does not learn from the write's reply.
+    fn ttl(&self, stat: &Stat) -> Duration {
+        let privileged = stat.mode & S_IFMT == S_IFREG && stat.mode & (S_ISUID | S_ISGID) != 0;
+        match self.checks {
+            PermissionChecks::Kernel if !privileged => CACHE_TTL,
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Open flags for a descriptor on an inode of `mode`: regular files keep their
+    /// pages in the kernel's cache (outside changes invalidate them).
+    fn fopen_flags(mode: u32) -> FopenFlags {
+        if mode & S_IFMT == S_IFREG {
+            FopenFlags::FOPEN_KEEP_CACHE
+        } else {
+            FopenFlags::empty()
+        }
+    }
+
+    fn reply_entry(&self, reply: ReplyEntry, result: Result<Stat, Errno>) {
+        match result {
+            Ok(stat) => reply.entry(&self.ttl(&stat), &attr(&stat), Generation(0)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -150,13 +221,6 @@ fn set_time(t: Option<TimeOrNow>) -> SetTime {
     }
 }
 
-fn reply_entry(reply: ReplyEntry, result: Result<Stat, Errno>) {
-    match result {
-        Ok(stat) => reply.entry(&TTL, &attr(&stat), Generation(0)),
-        Err(e) => reply.error(e),
-    }
-}
-
 fn reply_empty(reply: ReplyEmpty, result: Result<(), Errno>) {
     match result {
         Ok(()) => reply.ok(),
@@ -169,33 +233,41 @@ impl Filesystem for Adapter {
         // `O_TRUNC` arrives with `open`, so the core checks and truncates in one step;
         // the core clears set-user-id on write, truncate and chown itself. A kernel
         // without either capability still works, through separate requests.
+        // Lookups and listings in one directory may run at once (the core serialises
+        // what must be).
         for capability in [
             InitFlags::FUSE_ATOMIC_O_TRUNC,
             InitFlags::FUSE_HANDLE_KILLPRIV,
+            InitFlags::FUSE_PARALLEL_DIROPS,
         ] {
             let _ = config.add_capabilities(capability);
         }
+        // A larger limit than the kernel's own is clamped to it; nothing to report.
+        let _ = config.set_max_write(MAX_WRITE);
         Ok(())
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.counts.add(Op::Lookup);
         let Ok(name) = name_str(name) else {
             return reply.error(Errno::ENOENT);
         };
         let fs = self.as_caller(req);
-        reply_entry(
+        self.reply_entry(
             reply,
             fs.inodes().lookup(parent.0, name).map_err(|e| errno(&e)),
         );
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.counts.add(Op::Forget);
         self.fs.inodes().forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.counts.add(Op::Getattr);
         match self.fs.inodes().getattr(ino.0) {
-            Ok(stat) => reply.attr(&TTL, &attr(&stat)),
+            Ok(stat) => reply.attr(&self.ttl(&stat), &attr(&stat)),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -218,6 +290,7 @@ impl Filesystem for Adapter {
         _flags: Option<BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.counts.add(Op::Setattr);
         let fs = self.as_caller(req);
         let inodes = fs.inodes();
         let run = || -> Result<Stat, PosixError> {
@@ -238,15 +311,28 @@ impl Filesystem for Adapter {
             if (atime.is_some() || mtime.is_some()) && !truncate_time {
                 inodes.utimens(ino.0, set_time(atime), set_time(mtime))?;
             }
+            let nothing = size.is_none()
+                && uid.is_none()
+                && gid.is_none()
+                && mode.is_none()
+                && atime.is_none()
+                && mtime.is_none();
+            if nothing {
+                // `chown(path, -1, -1)`: the kernel sends a setattr that sets nothing
+                // (the ctime it asks for is not passed on without writeback caching),
+                // and Linux still changes ctime and clears set-user-id.
+                return inodes.chown(ino.0, None, None);
+            }
             inodes.getattr(ino.0)
         };
         match run() {
-            Ok(stat) => reply.attr(&TTL, &attr(&stat)),
+            Ok(stat) => reply.attr(&self.ttl(&stat), &attr(&stat)),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.counts.add(Op::Readlink);
         match self.fs.inodes().readlink(ino.0) {
             Ok(target) => reply.data(target.as_bytes()),
             Err(e) => reply.error(errno(&e)),
@@ -263,13 +349,14 @@ impl Filesystem for Adapter {
         rdev: u32,
         reply: ReplyEntry,
     ) {
+        self.counts.add(Op::Mknod);
         let fs = self.as_caller(req);
         let result = name_str(name).and_then(|name| {
             fs.inodes()
                 .mknod(parent.0, name, mode, u64::from(rdev))
                 .map_err(|e| errno(&e))
         });
-        reply_entry(reply, result);
+        self.reply_entry(reply, result);
     }
 
     fn mkdir(
@@ -281,16 +368,18 @@ impl Filesystem for Adapter {
         _umask: u32,
         reply: ReplyEntry,
     ) {
+        self.counts.add(Op::Mkdir);
         let fs = self.as_caller(req);
         let result = name_str(name).and_then(|name| {
             fs.inodes()
                 .mkdir(parent.0, name, mode)
                 .map_err(|e| errno(&e))
         });
-        reply_entry(reply, result);
+        self.reply_entry(reply, result);
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.counts.add(Op::Unlink);
         let fs = self.as_caller(req);
         let result = name_str(name)
             .and_then(|name| fs.inodes().unlink(parent.0, name).map_err(|e| errno(&e)));
@@ -298,6 +387,7 @@ impl Filesystem for Adapter {
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.counts.add(Op::Rmdir);
         let fs = self.as_caller(req);
         let result = name_str(name)
             .and_then(|name| fs.inodes().rmdir(parent.0, name).map_err(|e| errno(&e)));
@@ -312,6 +402,7 @@ impl Filesystem for Adapter {
         target: &Path,
         reply: ReplyEntry,
     ) {
+        self.counts.add(Op::Symlink);
         let fs = self.as_caller(req);
         let result = name_str(link_name).and_then(|name| {
             let target = name_str(target.as_os_str())?;
@@ -319,7 +410,7 @@ impl Filesystem for Adapter {
                 .symlink(parent.0, name, target)
                 .map_err(|e| errno(&e))
         });
-        reply_entry(reply, result);
+        self.reply_entry(reply, result);
     }
 
     fn rename(
@@ -332,6 +423,7 @@ impl Filesystem for Adapter {
         flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Rename);
         let fs = self.as_caller(req);
         let result = (|| {
             if !(flags - fuser::RenameFlags::RENAME_NOREPLACE).is_empty() {
@@ -362,16 +454,18 @@ impl Filesystem for Adapter {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.counts.add(Op::Link);
         let fs = self.as_caller(req);
         let result = name_str(newname).and_then(|name| {
             fs.inodes()
                 .link(ino.0, newparent.0, name)
                 .map_err(|e| errno(&e))
         });
-        reply_entry(reply, result);
+        self.reply_entry(reply, result);
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Open);
         let fs = self.as_caller(req);
         let inodes = fs.inodes();
         let result = (|| {
@@ -381,7 +475,11 @@ impl Filesystem for Adapter {
             inodes.open(ino.0, open_flags(flags.0))
         })();
         match result {
-            Ok(fd) => reply.opened(FileHandle(u64::from(fd.as_raw())), FopenFlags::empty()),
+            // Only regular files reach `open`: the kernel opens special files itself.
+            Ok(fd) => reply.opened(
+                FileHandle(u64::from(fd.as_raw())),
+                Self::fopen_flags(S_IFREG),
+            ),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -397,6 +495,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        self.counts.add(Op::Read);
         let Ok(offset) = i64::try_from(offset) else {
             return reply.error(Errno::EINVAL);
         };
@@ -419,6 +518,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.counts.add(Op::Write);
         let Ok(offset) = i64::try_from(offset) else {
             return reply.error(Errno::EINVAL);
         };
@@ -438,7 +538,10 @@ impl Filesystem for Adapter {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        self.counts.add(Op::Flush);
+        // Nothing is buffered between the kernel and the core. This answer tells the
+        // kernel so once, and it stops asking on every close.
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(
@@ -451,6 +554,7 @@ impl Filesystem for Adapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Release);
         reply_empty(reply, self.fs.close(Fd(fh.0 as u32)).map_err(|e| errno(&e)));
     }
 
@@ -462,10 +566,12 @@ impl Filesystem for Adapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Fsync);
         reply.ok();
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: fuser::OpenFlags, reply: ReplyOpen) {
+        self.counts.add(Op::Opendir);
         let fs = self.as_caller(req);
         match fs
             .inodes()
@@ -484,6 +590,7 @@ impl Filesystem for Adapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        self.counts.add(Op::Readdir);
         let cached = if offset == 0 {
             None
         } else {
@@ -523,6 +630,7 @@ impl Filesystem for Adapter {
         _flags: fuser::OpenFlags,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Releasedir);
         self.listings().remove(&fh.0);
         reply_empty(reply, self.fs.close(Fd(fh.0 as u32)).map_err(|e| errno(&e)));
     }
@@ -535,10 +643,12 @@ impl Filesystem for Adapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Fsyncdir);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        self.counts.add(Op::Statfs);
         let s = self.fs.inodes().statfs();
         reply.statfs(
             s.blocks,
@@ -553,6 +663,7 @@ impl Filesystem for Adapter {
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        self.counts.add(Op::Access);
         let fs = self.as_caller(req);
         let mode = AccessMode::from_bits_truncate(mask.bits() as u32);
         reply_empty(
@@ -571,6 +682,7 @@ impl Filesystem for Adapter {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        self.counts.add(Op::Create);
         let fs = self.as_caller(req);
         let mut core_flags = open_flags(flags);
         if flags & libc::O_EXCL != 0 {
@@ -583,11 +695,11 @@ impl Filesystem for Adapter {
         });
         match result {
             Ok((stat, fd)) => reply.created(
-                &TTL,
+                &self.ttl(&stat),
                 &attr(&stat),
                 Generation(0),
                 FileHandle(u64::from(fd.as_raw())),
-                FopenFlags::empty(),
+                Self::fopen_flags(stat.mode),
             ),
             Err(e) => reply.error(e),
         }
@@ -603,6 +715,7 @@ impl Filesystem for Adapter {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.counts.add(Op::Fallocate);
         if mode != 0 {
             return reply.error(Errno::EOPNOTSUPP);
         }
@@ -612,5 +725,23 @@ impl Filesystem for Adapter {
             fs.fallocate(Fd(fh.0 as u32), offset, length)
                 .map_err(|e| errno(&e)),
         );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        self.counts.add(Op::Ioctl);
+        // The core's files have no device behind them: every ioctl is "not a
+        // terminal", as on tmpfs (`isatty` asks this of every file it is given).
+        reply.error(Errno::ENOTTY);
     }
 }

@@ -1,25 +1,52 @@
-//! Mounts a `memory-fs-posix` tree through FUSE, with the core deciding permissions.
+//! Mounts a `memory-fs-posix` tree through FUSE, kernel-checked and cached or with the core deciding every permission.
 #![doc = include_str!("../README.md")]
 
 mod adapter;
+mod counts;
 mod signals;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use memory_fs_posix::MemoryFileSystem;
+use memory_fs_posix::{ChangeObserver, InodeChange, MemoryFileSystem};
 
-pub use signals::mount_until_interrupted;
+pub use counts::RequestCounts;
+pub use signals::{Stop, mount_until_interrupted};
 
 /// The POSIX core this crate mounts, re-exported so callers need only this crate.
 pub use memory_fs_posix as posix;
 
+/// Who checks permissions on the mount, and so what the kernel may cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PermissionChecks {
+    /// The kernel checks mode bits against the core's attributes
+    /// (`default_permissions`), and caches entries and attributes (for
+    /// [`CACHE_TTL`]) and file pages across opens; whatever changes the tree other
+    /// than through the mount is passed on to the kernel as invalidation
+    /// notifications, so every answer stays the core's. The fast mode, and the
+    /// default. The core still checks every request too.
+    #[default]
+    Kernel,
+    /// No `default_permissions` and zero timeouts: the kernel asks the core at every
+    /// path step and for every status, so the core alone decides every permission —
+    /// how pjdfstest tests the core. The kernel opens FIFOs, sockets and devices
+    /// without asking the filesystem, so their mode bits go unchecked in this mode.
+    Core,
+}
+
+/// How long the kernel may keep entries and attributes in
+/// [`PermissionChecks::Kernel`] mode (changes from outside the mount are
+/// invalidated at once; this bounds nothing but the kernel's memory of them).
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How to mount a tree.
 ///
 /// ```
-/// use memory_fs_fuse::MountOptions;
+/// use memory_fs_fuse::{MountOptions, PermissionChecks};
 /// let options = MountOptions { read_only: true, ..MountOptions::default() };
 /// assert!(options.allow_other);
+/// assert_eq!(options.permissions, PermissionChecks::Kernel);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
@@ -31,8 +58,12 @@ pub struct MountOptions {
     pub read_only: bool,
     /// The source name shown by `mount` and `/proc/mounts`. Default: `"memory-fs"`.
     pub fs_name: String,
-    /// Threads serving kernel requests. Default: 2.
+    /// Threads serving kernel requests, each reading its own clone of the FUSE
+    /// device. Default: the number of CPUs, at least 2.
     pub threads: usize,
+    /// Who checks permissions (and so what the kernel caches). Default:
+    /// [`PermissionChecks::Kernel`].
+    pub permissions: PermissionChecks,
 }
 
 impl Default for MountOptions {
@@ -41,7 +72,8 @@ impl Default for MountOptions {
             allow_other: true,
             read_only: false,
             fs_name: "memory-fs".to_owned(),
-            threads: 2,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            permissions: PermissionChecks::default(),
         }
     }
 }
@@ -104,12 +136,26 @@ pub fn fuse_usable() -> Result<(), String> {
 pub struct Mount {
     session: Option<fuser::BackgroundSession>,
     mountpoint: PathBuf,
+    /// Passes changes made outside the mount on to the kernel, while mounted.
+    _observer: ChangeObserver,
+    counts: Arc<counts::Counts>,
 }
 
 impl Mount {
     /// Where the tree is mounted.
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
+    }
+
+    /// The requests the kernel has sent so far, by kind.
+    pub fn requests(&self) -> RequestCounts {
+        self.counts.snapshot()
+    }
+
+    /// Whether the mount has ended on its own: unmounted from outside (`umount`), or
+    /// the kernel ended the connection.
+    pub fn is_finished(&self) -> bool {
+        self.session.as_ref().is_none_or(|s| s.guard.is_finished())
     }
 
     /// Unmounts and waits for the request threads to finish.
@@ -126,13 +172,26 @@ impl Mount {
         let Some(session) = self.session.take() else {
             return Ok(());
         };
-        session.umount_and_join().map_err(|source| {
-            detach(&self.mountpoint);
-            MountError::Unmount {
-                mountpoint: self.mountpoint.clone(),
-                source,
+        let unmount_error = |source| MountError::Unmount {
+            mountpoint: self.mountpoint.clone(),
+            source,
+        };
+        if session.guard.is_finished() {
+            // Unmounted from outside: there is nothing left to unmount, only the
+            // request threads' end to collect.
+            return session.join().map_err(unmount_error);
+        }
+        match session.umount_and_join() {
+            Ok(()) => Ok(()),
+            // Unmounted from outside since the check above: it is gone, as asked.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            Err(e) => {
+                if e.raw_os_error() == Some(libc::EBUSY) {
+                    detach(&self.mountpoint);
+                }
+                Err(unmount_error(e))
             }
-        })
+        }
     }
 }
 
@@ -181,21 +240,41 @@ pub fn spawn_mount(
     if options.read_only {
         config.mount_options.push(fuser::MountOption::RO);
     }
+    if options.permissions == PermissionChecks::Kernel {
+        config
+            .mount_options
+            .push(fuser::MountOption::DefaultPermissions);
+    }
     config.acl = if options.allow_other {
         fuser::SessionACL::All
     } else {
         fuser::SessionACL::Owner
     };
     config.n_threads = Some(options.threads.max(1));
+    // Each request thread reads its own clone of the device, so they never queue on
+    // one another's reads.
+    config.clone_fd = true;
+    // The kernel learns of changes made outside the mount through notifications,
+    // which exist only once the session does; until then it has cached nothing.
+    let notifier: Arc<OnceLock<fuser::Notifier>> = Arc::default();
+    let sink = Arc::clone(&notifier);
+    let (observer, served) = fs.observe_changes(move |changes: &[InodeChange]| {
+        if let Some(notifier) = sink.get() {
+            adapter::invalidate(notifier, changes);
+        }
+    });
+    let counts = Arc::new(counts::Counts::default());
+    let adapter = adapter::Adapter::new(served, options.permissions, Arc::clone(&counts));
     let session =
-        fuser::spawn_mount(adapter::Adapter::new(fs), &mountpoint, &config).map_err(|source| {
-            MountError::Mount {
-                mountpoint: mountpoint.clone(),
-                source,
-            }
+        fuser::spawn_mount(adapter, &mountpoint, &config).map_err(|source| MountError::Mount {
+            mountpoint: mountpoint.clone(),
+            source,
         })?;
+    let _ = notifier.set(session.notifier());
     Ok(Mount {
         session: Some(session),
         mountpoint,
+        _observer: observer,
+        counts,
     })
 }

@@ -173,3 +173,52 @@ fn the_binary_unmounts_on_sigterm() {
     assert!(status.success(), "memory-fs-mount ended with {status}");
     assert!(!is_mounted(&mountpoint));
 }
+
+#[test]
+fn the_binary_exits_cleanly_after_an_outside_umount() {
+    if let Err(why) = fuse_usable() {
+        eprintln!("\n!!! SKIP: FUSE is not usable here ({why}); the binary was not tested\n");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mountpoint = dir.path().canonicalize().expect("canonical");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memory-fs-mount"))
+        .arg(&mountpoint)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start memory-fs-mount");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !is_mounted(&mountpoint) {
+        assert!(Instant::now() < deadline, "the mount did not appear");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fs::write(mountpoint.join("f"), b"data").expect("write through the binary's mount");
+    let status = Command::new("umount")
+        .arg(&mountpoint)
+        .status()
+        .expect("umount");
+    assert!(status.success());
+    // It notices by itself, and ends without trying to unmount again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("memory-fs-mount is still running 20 s after the umount");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).expect("stderr");
+    }
+    assert!(
+        status.success(),
+        "memory-fs-mount ended with {status}: {stderr}"
+    );
+    assert!(!stderr.contains("cannot unmount"), "{stderr}");
+    assert!(stderr.contains("unmounted from outside"), "{stderr}");
+    assert!(!is_mounted(&mountpoint));
+}

@@ -55,6 +55,12 @@ impl Drop for Cwd {
 impl MemoryFileSystem {
     /// A new working-directory cell in the same directory as this handle's.
     pub(crate) fn fork_cwd(&self) -> Arc<Cwd> {
+        // The root needs no reference (it is never freed), so a handle in the root,
+        // as a FUSE mount's are for every request, forks without taking the lock;
+        // anything else is read again under it.
+        if self.cwd.ino.load(Ordering::Relaxed) == ROOT {
+            return Cwd::root(&self.shared);
+        }
         let mut st = self.lock();
         let ino = self.cwd.get(&st);
         if ino != ROOT && st.pin(ino).is_err() {

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::changes::{InodeChange, Locked, Observers};
 use crate::clock::{Clock, Now, Stamps, SystemClock};
 use crate::cwd::Cwd;
 use crate::data::Content;
@@ -144,11 +145,13 @@ impl Builder {
             read_file_limit: self.read_file_limit,
             read_only: AtomicBool::new(self.read_only),
             watchers: Watchers::default(),
+            observers: Observers::default(),
         });
         MemoryFileSystem {
             cwd: Cwd::root(&shared),
             shared,
             cred: Arc::new(Credentials::root()),
+            origin: 0,
         }
     }
 }
@@ -168,6 +171,7 @@ pub(crate) struct Shared {
     read_file_limit: u64,
     read_only: AtomicBool,
     pub(crate) watchers: Watchers,
+    pub(crate) observers: Observers,
 }
 
 /// An in-memory POSIX filesystem that behaves like Linux on tmpfs.
@@ -200,6 +204,8 @@ pub struct MemoryFileSystem {
     pub(crate) shared: Arc<Shared>,
     pub(crate) cred: Arc<Credentials>,
     pub(crate) cwd: Arc<Cwd>,
+    /// Which observer's own handle this is (0: none; see `changes.rs`).
+    pub(crate) origin: u64,
 }
 
 impl Default for MemoryFileSystem {
@@ -253,6 +259,7 @@ impl MemoryFileSystem {
             shared: Arc::clone(&self.shared),
             cred: Arc::new(cred),
             cwd: self.fork_cwd(),
+            origin: self.origin,
         }
     }
 
@@ -291,8 +298,9 @@ impl MemoryFileSystem {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared.lock()
+    /// The tree's lock, held by this handle (see `changes.rs` for what unlocking does).
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked::new(self.shared.lock(), self)
     }
 
     /// A path resolver for this handle, under the lock `st` proves is held.
@@ -623,6 +631,11 @@ impl MemoryFileSystem {
         inode.touch(now);
         inode.kill_suid(&self.cred);
         st.used += growth;
+        st.record(|| InodeChange::Content {
+            ino,
+            offset: pos,
+            len: len as u64,
+        });
         Ok(len)
     }
 
@@ -723,6 +736,7 @@ impl MemoryFileSystem {
             }
             inode.touch(now);
             inode.kill_suid(&self.cred);
+            st.record_attributes(of.ino);
             Ok(of.ino)
         };
         let ino = inner().map_err(fail_fd("fallocate", fd))?;
@@ -744,7 +758,8 @@ impl MemoryFileSystem {
         let inode = st.get_mut(ino)?;
         let content = inode.content_mut().ok_or(EINVAL)?;
         let before = content.allocated();
-        let changed = content.len() != len;
+        let old_len = content.len();
+        let changed = old_len != len;
         content.set_len(len);
         let after = content.allocated();
         if changed || always_touch {
@@ -752,6 +767,12 @@ impl MemoryFileSystem {
         }
         inode.kill_suid(&self.cred);
         st.used = st.used.saturating_sub(before) + after;
+        // Bytes past the shorter of the two lengths changed (to zeros, or gone).
+        st.record(|| InodeChange::Content {
+            ino,
+            offset: old_len.min(len),
+            len: 0,
+        });
         Ok(())
     }
 
@@ -1213,6 +1234,14 @@ impl MemoryFileSystem {
         if let Some(d) = oi.dir_mut() {
             d.parent = np;
         }
+        for (parent, name) in [(op, &**oname), (np, &**nname)] {
+            st.record(|| InodeChange::Entry {
+                parent,
+                name: name.to_owned(),
+            });
+            st.record_attributes(parent);
+        }
+        st.record_attributes(old);
         Ok(true)
     }
 
@@ -1266,6 +1295,8 @@ impl MemoryFileSystem {
             let oi = st.get_mut(old)?;
             oi.nlink += 1;
             oi.touch_ctime(now);
+            st.record_attributes(np);
+            st.record_attributes(old);
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! An in-memory POSIX filesystem core that behaves like Linux on tmpfs.
 #![doc = include_str!("../README.md")]
 
+mod changes;
 mod clock;
 mod cwd;
 mod data;
@@ -17,6 +18,7 @@ mod state;
 mod temp;
 mod watch;
 
+pub use changes::{ChangeObserver, InodeChange};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Errno, PosixError, Result};
 pub use file::File;

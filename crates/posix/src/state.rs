@@ -4,6 +4,7 @@
 //! `fs.rs` take it, resolve paths with `path.rs`, and call into this module.
 
 use crate::Credentials;
+use crate::changes::InodeChange;
 use crate::clock::Now;
 use crate::data::Content;
 use crate::dcache::PathCache;
@@ -211,6 +212,8 @@ pub(crate) struct State {
     pub(crate) umask: u32,
     /// Paths resolved before (see `dcache.rs`).
     pub(crate) paths: PathCache,
+    /// Changes not yet reported, while someone observes (see `changes.rs`).
+    pub(crate) journal: Option<Vec<InodeChange>>,
 }
 
 impl Inode {
@@ -382,6 +385,7 @@ impl State {
             used: 0,
             umask,
             paths: PathCache::default(),
+            journal: None,
         }
     }
 
@@ -472,6 +476,7 @@ impl State {
         }
         p.touch(now);
         p.dir_mut().ok_or(ENOTDIR)?.insert(name, ino);
+        self.record_attributes(parent);
         Ok(ino)
     }
 
@@ -486,6 +491,12 @@ impl State {
         let p = self.get_mut(parent)?;
         let ino = p.dir_mut().ok_or(ENOTDIR)?.remove(name).ok_or(ENOENT)?;
         p.touch(now);
+        self.record(|| InodeChange::Entry {
+            parent,
+            name: name.to_owned(),
+        });
+        self.record_attributes(parent);
+        self.record_attributes(ino);
         let child = self.get(ino)?;
         let child_is_dir = child.is_dir();
         if child_is_dir || child.is_symlink() {
@@ -612,6 +623,7 @@ impl State {
         if self.get(ino).is_ok_and(Inode::is_dir) {
             self.paths.invalidate();
         }
+        self.record_attributes(ino);
     }
 
     /// The generation of live directory `dir` (see `dcache.rs`).

@@ -1256,3 +1256,97 @@ fn the_system_clock_has_a_coarse_reading_near_now() {
         assert!(gap <= 1, "coarse {coarse:?} vs fine {fine:?}");
     }
 }
+
+/// Every change made by another handle is reported at the inode level, once the call
+/// has released the tree; changes through the observer's own handle are not.
+#[test]
+fn observers_hear_every_change_but_their_own() {
+    use std::sync::Mutex;
+    let fs = fixture();
+    let seen: Arc<Mutex<Vec<InodeChange>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let probe = fs.clone();
+    let (observer, own) = fs.observe_changes(move |changes: &[InodeChange]| {
+        // The tree is unlocked while observers run.
+        assert!(probe.stat("/").is_ok());
+        sink.lock().unwrap().extend_from_slice(changes);
+    });
+    let take = || std::mem::take(&mut *seen.lock().unwrap());
+    let ino = |p: &str| fs.lstat(p).unwrap().ino;
+    let attrs = |ino: u64| InodeChange::Attributes { ino };
+    let entry = |parent: u64, name: &str| InodeChange::Entry {
+        parent,
+        name: name.to_owned(),
+    };
+    let (root, d, f) = (ino("/"), ino("/d"), ino("/d/f"));
+
+    let fd = fs.open("/d/f", RW, 0).unwrap();
+    fs.pwrite(fd, b"xy", 3).unwrap();
+    assert_eq!(
+        take(),
+        [InodeChange::Content {
+            ino: f,
+            offset: 3,
+            len: 2
+        }]
+    );
+    fs.ftruncate(fd, 1).unwrap();
+    assert_eq!(
+        take(),
+        [InodeChange::Content {
+            ino: f,
+            offset: 1,
+            len: 0
+        }]
+    );
+    fs.fchmod(fd, 0o600).unwrap();
+    assert_eq!(take(), [attrs(f)]);
+    fs.close(fd).unwrap();
+    assert_eq!(take(), []);
+    fs.mkdir("/d/sub", 0o755).unwrap();
+    assert_eq!(take(), [attrs(d)]);
+    fs.link("/d/f", "/hard").unwrap();
+    assert_eq!(take(), [attrs(root), attrs(f)]);
+    fs.unlink("/hard").unwrap();
+    assert_eq!(take(), [entry(root, "hard"), attrs(root), attrs(f)]);
+    fs.rename("/d/f", "/g").unwrap();
+    assert_eq!(
+        take(),
+        [
+            entry(d, "f"),
+            attrs(d),
+            entry(root, "g"),
+            attrs(root),
+            attrs(f)
+        ]
+    );
+    fs.truncate("/g", 10).unwrap();
+    assert_eq!(
+        take(),
+        [InodeChange::Content {
+            ino: f,
+            offset: 1,
+            len: 0
+        }]
+    );
+    fs.utimens("/g", SetTime::Now, SetTime::Omit).unwrap();
+    assert_eq!(take(), [attrs(f)]);
+    let sub = ino("/d/sub");
+    fs.inodes().rmdir(d, "sub").unwrap();
+    assert_eq!(take(), [entry(d, "sub"), attrs(d), attrs(sub)]);
+    // Reads, lookups and failures change nothing.
+    assert!(fs.read_file("/g").is_ok());
+    assert!(fs.unlink("/missing").is_err());
+    assert!(fs.inodes().lookup(root, "g").is_ok());
+    assert_eq!(take(), []);
+    // The observer's own handle, and handles made from it, are not reported.
+    own.mkdir("/quiet", 0o755).unwrap();
+    own.with_credentials(Credentials::root())
+        .chmod("/quiet", 0o700)
+        .unwrap();
+    own.clone().inodes().unlink(root, "g").unwrap();
+    assert_eq!(take(), []);
+    drop(observer);
+    fs.rmdir("/quiet").unwrap();
+    assert_eq!(take(), []);
+}

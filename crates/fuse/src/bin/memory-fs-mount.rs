@@ -1,13 +1,17 @@
-//! `memory-fs-mount <dir> [--read-only]`: mounts an empty in-memory tree at `<dir>`
-//! until SIGINT or SIGTERM, then unmounts cleanly.
+//! `memory-fs-mount <dir> [--read-only] [--core-permissions]`: mounts an empty
+//! in-memory tree at `<dir>` until SIGINT or SIGTERM (then unmounts cleanly) or until
+//! it is unmounted from outside.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use memory_fs_fuse::{MountOptions, fuse_usable, mount_until_interrupted};
+use memory_fs_fuse::{MountOptions, PermissionChecks, fuse_usable, mount_until_interrupted};
 use memory_fs_posix::MemoryFileSystem;
 
-const USAGE: &str = "usage: memory-fs-mount <dir> [--read-only]";
+const USAGE: &str = "usage: memory-fs-mount <dir> [--read-only] [--core-permissions]\n\
+  --read-only         refuse every change (EROFS)\n\
+  --core-permissions  let the core decide every permission: no default_permissions,\n\
+                      no kernel caching (slower; what pjdfstest tests the core with)";
 
 fn main() -> ExitCode {
     let mut dir: Option<PathBuf> = None;
@@ -15,6 +19,7 @@ fn main() -> ExitCode {
     for arg in std::env::args_os().skip(1) {
         match arg.to_str() {
             Some("--read-only") => options.read_only = true,
+            Some("--core-permissions") => options.permissions = PermissionChecks::Core,
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -50,11 +55,8 @@ fn main() -> ExitCode {
         dir.display()
     );
     match mount_until_interrupted(fs, &dir, &options) {
-        Ok(signal) => {
-            eprintln!(
-                "memory-fs-mount: signal {signal}, unmounted {}",
-                dir.display()
-            );
+        Ok(stop) => {
+            eprintln!("memory-fs-mount: {stop}, unmounted {}", dir.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
