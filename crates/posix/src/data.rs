@@ -161,8 +161,11 @@ impl Content {
                     if v.len() < start {
                         v.resize(start, 0);
                     }
-                    let overlap = v.len() - start;
+                    let before = v.len();
+                    let overlap = before - start;
                     v[start..].copy_from_slice(&data[..overlap]);
+                    v.reserve(data.len() - overlap);
+                    populate_ahead(v, before, end_us);
                     v.extend_from_slice(&data[overlap..]);
                 } else {
                     v[start..end_us].copy_from_slice(data);
@@ -222,6 +225,42 @@ impl Content {
         }
     }
 }
+
+/// How far ahead of a growing file's end its memory is made resident at once.
+const POPULATE_STEP: usize = 2 << 20;
+
+/// A file growing from `before` to `after` bytes: when it crosses a 2 MiB boundary,
+/// the next 2 MiB of its buffer are made resident in one call (Linux's
+/// `MADV_POPULATE_WRITE`). Otherwise every fresh 4 KiB page costs a fault on first
+/// write, which the profile of a streamed write through FUSE puts at nearly half of
+/// the server's time. At most 2 MiB past the end is made resident early, and only
+/// inside memory the buffer already holds.
+#[cfg(target_os = "linux")]
+fn populate_ahead(v: &Vec<u8>, before: usize, after: usize) {
+    if before / POPULATE_STEP == after / POPULATE_STEP && before != 0 {
+        return;
+    }
+    const PAGE: usize = 4096;
+    let base = v.as_ptr() as usize;
+    let from = (base + after).next_multiple_of(PAGE);
+    let to = ((base + (after / POPULATE_STEP + 2) * POPULATE_STEP).min(base + v.capacity()))
+        & !(PAGE - 1);
+    if to > from {
+        // SAFETY: the range lies inside the vector's allocation (below its capacity),
+        // and MADV_POPULATE_WRITE only makes those pages resident; it never changes
+        // what they hold. A kernel without it refuses, which changes nothing.
+        unsafe {
+            libc::madvise(
+                from as *mut libc::c_void,
+                to - from,
+                libc::MADV_POPULATE_WRITE,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn populate_ahead(_v: &Vec<u8>, _before: usize, _after: usize) {}
 
 fn chunks_in(offset: u64, end: u64) -> impl Iterator<Item = u64> {
     let first = offset / CHUNK;
