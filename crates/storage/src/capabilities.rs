@@ -33,6 +33,14 @@ pub struct Capabilities {
     pub nested_keys: bool,
     /// Values survive the process (disk, SQLite file, S3), as opposed to memory.
     pub persistent: bool,
+    /// Values are encrypted at rest by the encryption layer: bytes read through this
+    /// storage are authenticated, and `file_copy` re-encrypts instead of copying on
+    /// the server.
+    pub encrypted: bool,
+    /// Values pass through the compression layer.
+    pub compressed: bool,
+    /// Every change is recorded in the store's audit log by the audit layer.
+    pub audited: bool,
 }
 
 impl Capabilities {
@@ -46,6 +54,9 @@ impl Capabilities {
             conditional_write: false,
             nested_keys: false,
             persistent: false,
+            encrypted: false,
+            compressed: false,
+            audited: false,
         }
     }
 
@@ -82,6 +93,24 @@ impl Capabilities {
     /// Sets [`persistent`](Self::persistent).
     pub const fn with_persistent(mut self, yes: bool) -> Self {
         self.persistent = yes;
+        self
+    }
+
+    /// Sets [`encrypted`](Self::encrypted).
+    pub const fn with_encrypted(mut self, yes: bool) -> Self {
+        self.encrypted = yes;
+        self
+    }
+
+    /// Sets [`compressed`](Self::compressed).
+    pub const fn with_compressed(mut self, yes: bool) -> Self {
+        self.compressed = yes;
+        self
+    }
+
+    /// Sets [`audited`](Self::audited).
+    pub const fn with_audited(mut self, yes: bool) -> Self {
+        self.audited = yes;
         self
     }
 }

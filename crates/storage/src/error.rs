@@ -26,6 +26,12 @@ pub enum ErrorKind {
     Unsupported,
     /// Stored bytes could not be decoded as asked (not UTF-8, not JSON).
     InvalidData,
+    /// Stored bytes failed a check of a storage layer: an encrypted value that does not
+    /// authenticate (wrong key, altered, truncated, reordered, or moved from another
+    /// key), a corrupt compressed value, a broken audit chain, or a store written
+    /// through a layer that is not open here. Retrying does not help; nothing is
+    /// returned in place of the bytes.
+    Integrity,
     /// The backend itself failed (I/O error, database error, network error…).
     Backend,
 }
@@ -82,6 +88,14 @@ pub enum StorageError {
         /// What was wrong with them.
         reason: String,
     },
+    /// Stored bytes failed a check of a storage layer (see [`ErrorKind::Integrity`]).
+    #[error("integrity check failed on {path}: {reason}")]
+    Integrity {
+        /// The key whose bytes failed the check.
+        path: String,
+        /// Which check failed, in words.
+        reason: String,
+    },
     /// The backend failed.
     #[error("{backend} storage failed{}: {source}", OnPath(.path))]
     Backend {
@@ -125,6 +139,7 @@ impl StorageError {
             Self::Conflict { .. } => ErrorKind::Conflict,
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::InvalidData { .. } => ErrorKind::InvalidData,
+            Self::Integrity { .. } => ErrorKind::Integrity,
             Self::Backend { .. } => ErrorKind::Backend,
         }
     }
@@ -136,10 +151,27 @@ impl StorageError {
             | Self::AlreadyExists { path }
             | Self::PreconditionFailed { path }
             | Self::Conflict { path, .. }
-            | Self::InvalidData { path, .. } => Some(path),
+            | Self::InvalidData { path, .. }
+            | Self::Integrity { path, .. } => Some(path),
             Self::InvalidPath(e) => Some(e.input()),
             Self::Backend { path, .. } => path.as_deref(),
             Self::Unsupported { .. } => None,
+        }
+    }
+
+    /// A [`StorageError::Integrity`] on `path`.
+    ///
+    /// ```
+    /// use memory_fs_storage::{ErrorKind, StorageError};
+    ///
+    /// let err = StorageError::integrity("a/b", "chunk 0 failed authentication");
+    /// assert_eq!(err.kind(), ErrorKind::Integrity);
+    /// assert_eq!(err.to_string(), "integrity check failed on a/b: chunk 0 failed authentication");
+    /// ```
+    pub fn integrity(path: &str, reason: impl Into<String>) -> Self {
+        Self::Integrity {
+            path: path.to_owned(),
+            reason: reason.into(),
         }
     }
 
@@ -170,7 +202,7 @@ impl From<StorageError> for std::io::Error {
             ErrorKind::InvalidPath => Io::InvalidInput,
             ErrorKind::AlreadyExists => Io::AlreadyExists,
             ErrorKind::Unsupported => Io::Unsupported,
-            ErrorKind::InvalidData => Io::InvalidData,
+            ErrorKind::InvalidData | ErrorKind::Integrity => Io::InvalidData,
             ErrorKind::Conflict | ErrorKind::PreconditionFailed | ErrorKind::Backend => Io::Other,
         };
         std::io::Error::new(kind, err)

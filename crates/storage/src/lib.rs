@@ -4,6 +4,7 @@
 mod batch;
 mod capabilities;
 mod error;
+pub mod layers;
 mod path;
 #[cfg(feature = "testkit")]
 pub mod testkit;
