@@ -42,9 +42,12 @@ pub(crate) struct Trail {
     pub(crate) searchable_by_all: bool,
 }
 
-/// One cached resolution, packed into 64 bytes (one cache line's worth) because a hit
-/// costs mostly the memory it touches.
+/// One cached resolution, packed into 64 bytes and aligned to them, so that a hit
+/// touches one cache line: a hit costs mostly the memory it touches, and the table's
+/// default alignment (8) let seven entries in eight straddle two lines, a second miss
+/// that `perf` put at a third of the probe.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Cached {
     /// `start << 1 | follow`.
     key: u64,
@@ -174,5 +177,18 @@ mod tests {
     #[test]
     fn an_entry_fits_a_cache_line() {
         assert_eq!(std::mem::size_of::<Cached>(), 64);
+        assert_eq!(std::mem::align_of::<Cached>(), 64);
+        let cache = PathCache::default();
+        let trail = Trail {
+            last_dir: 1,
+            last_dir_generation: 0,
+            searchable_by_all: true,
+        };
+        for i in 0..100 {
+            cache.insert(1, true, &format!("/d/f{i}"), i + 2, trail);
+        }
+        for entry in cache.table.borrow().iter() {
+            assert_eq!(std::ptr::from_ref(entry) as usize % 64, 0);
+        }
     }
 }
