@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Code};
 use crate::{
-    Cli, Command, CpArgs, Handler, LoadArgs, LsArgs, MountArgs, SaveArgs, VerifyArgs, output,
+    Cli, Command, CpArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs, SaveArgs,
+    VerifyArgs, output,
 };
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
@@ -31,6 +32,8 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Cp(args) => cp(cli, args),
         Command::Verify(args) => verify(cli, args),
         Command::Reindex => reindex(cli),
+        Command::Rekey(args) => rekey(cli, args),
+        Command::Log(args) => log(cli, args),
         Command::Mount(args) => mount(cli, args),
         Command::Demo => demo(cli),
     }
@@ -324,6 +327,65 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
         }));
     }
     output::bytes(&bytes)
+}
+
+// ----- rekey, log --------------------------------------------------------------------------
+
+fn rekey(cli: &Cli, args: &RekeyArgs) -> Result {
+    let url = memory_fs::StoreUrl::parse(&cli.store)?;
+    let report = url.rekey(&args.to)?;
+    if cli.json {
+        return output::json(&json!({
+            "rewritten": report.rewritten,
+            "current": report.current,
+        }));
+    }
+    output::line(&format!(
+        "re-encrypted {} values ({} were already under the new key); open the store with encrypt={} from now on",
+        report.rewritten, report.current, args.to
+    ))
+}
+
+fn log(cli: &Cli, args: &LogArgs) -> Result {
+    let query = memory_fs::LogQuery {
+        id: args.id.clone(),
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_date("--since", s))
+            .transpose()?,
+    };
+    let entries = cli.open()?.audit_log(&query)?;
+    if cli.json {
+        let records: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                let mut record = serde_json::to_value(&e.record).unwrap_or(Value::Null);
+                record["files"] = json!(e.files);
+                record
+            })
+            .collect();
+        return output::json(&Value::from(records));
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let r = &e.record;
+            let keys = match r.changes.as_slice() {
+                [one] => one.key.clone(),
+                many => format!("{} keys", many.len()),
+            };
+            vec![
+                r.seq.to_string(),
+                output::time(i64::try_from(r.time).unwrap_or(i64::MAX)),
+                r.caller.clone(),
+                r.op.name().to_owned(),
+                e.files.join(", "),
+                keys,
+            ]
+        })
+        .collect();
+    output::table(&["SEQ", "TIME", "CALLER", "OP", "FILES", "KEYS"], &rows)
 }
 
 // ----- ls, info, versions ------------------------------------------------------------------

@@ -85,6 +85,14 @@ impl From<Error> for CliError {
             Error::UnknownScheme { .. } | Error::InvalidUrl { .. } => Some(
                 "store URLs: memory://, file:///abs/dir, file:rel/dir, sqlite://file.db, sqlite::memory:, s3://bucket/prefix?endpoint=URL",
             ),
+            Error::Layer {
+                layer: "encrypt", ..
+            } => Some(
+                "keys come from env:VAR (64 hex digits or base64 of 32 bytes) or file:PATH, as in --store 'sqlite://app.db?encrypt=env:MEMORY_FS_KEY'",
+            ),
+            Error::Layer { .. } => Some(
+                "layers in the store URL: ?encrypt=env:VAR, &compress=zstd (or zstd:LEVEL), &audit=LABEL",
+            ),
             Error::Open { .. } => Some(
                 "check the path or endpoint, and for s3:// the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables",
             ),

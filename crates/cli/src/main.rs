@@ -22,6 +22,9 @@ Store URLs:
   s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1
                              any S3-compatible server; credentials from
                              AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+  Layers, on any URL:        ?encrypt=env:VAR (the key in hex or base64; or file:PATH)
+                             &compress=zstd (or zstd:LEVEL)  &audit=LABEL (audit log)
+                             e.g. sqlite://app.db?encrypt=env:MEMORY_FS_KEY&compress=zstd
 
 Exit codes:
   0  success
@@ -74,6 +77,10 @@ enum Command {
     /// Rebuild the index from the configs (after another program, such as the Python
     /// package, wrote files).
     Reindex,
+    /// Re-encrypt every value under a new key (the store URL names the current one).
+    Rekey(RekeyArgs),
+    /// Show the audit log of a store opened with ?audit=LABEL (verified as it is read).
+    Log(LogArgs),
     /// Mount a fresh POSIX core through FUSE until interrupted (needs root and /dev/fuse).
     Mount(MountArgs),
     /// Save a few example files into the store and show them: a first tour.
@@ -195,6 +202,23 @@ struct VerifyArgs {
     /// program rewrote it without its metadata, as the Python package's update() does).
     #[arg(long, value_name = "ID")]
     repair: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RekeyArgs {
+    /// The new key: env:VAR or file:PATH (the key itself never goes on the command line).
+    #[arg(long, value_name = "KEY_SOURCE")]
+    to: String,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Only the records that touched this logical file.
+    #[arg(long)]
+    id: Option<String>,
+    /// Only records committed at or after DATE (YYYY-MM-DD, UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
 }
 
 #[derive(Debug, Args)]

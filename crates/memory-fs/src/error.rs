@@ -45,6 +45,15 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// A storage layer named in the store URL cannot be set up (a key that cannot be
+    /// had, a bad compression level), or is needed and missing.
+    #[error("the {layer} layer: {reason}")]
+    Layer {
+        /// The layer (`encrypt`, `compress`, `audit`).
+        layer: &'static str,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// No logical file has this id.
     #[error(
         "no file with id {id:?} in this store (a file another program wrote is found after `reindex`)"
@@ -125,6 +134,7 @@ impl Error {
             }
             Self::FeatureDisabled { .. } => ErrorKind::Unsupported,
             Self::Open { .. } => ErrorKind::Storage,
+            Self::Layer { .. } => ErrorKind::InvalidInput,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Project(_) => ErrorKind::InvalidInput,
             #[cfg(feature = "memory")]
@@ -149,7 +159,7 @@ impl Error {
                     S::AlreadyExists => ErrorKind::AlreadyExists,
                     S::PreconditionFailed => ErrorKind::Busy,
                     S::Unsupported => ErrorKind::Unsupported,
-                    S::InvalidData => ErrorKind::Integrity,
+                    S::InvalidData | S::Integrity => ErrorKind::Integrity,
                     _ => ErrorKind::Storage,
                 },
                 _ => ErrorKind::Storage,

@@ -1,6 +1,7 @@
 //! Memory-FS: one typed file API over memory, disk, SQLite and S3.
 #![doc = include_str!("../README.md")]
 
+mod audit;
 mod error;
 mod fs;
 mod open;
@@ -8,10 +9,13 @@ mod open;
 mod tree;
 mod url;
 
+pub use audit::{LogEntry, LogQuery};
 pub use error::{Error, ErrorKind, Result};
 pub use fs::{Create, Data, Delete, Edit, Load, MemoryFs, Save};
-pub use url::{S3Location, StoreUrl};
+pub use url::{LayerParams, S3Location, StoreUrl};
 
+pub use memory_fs_target::file::storage::layers::audit::{AuditChange, AuditOp, AuditRecord};
+pub use memory_fs_target::file::storage::layers::encrypt::RekeyReport;
 pub use memory_fs_target::file::storage::{
     Capabilities, ErrorKind as StorageErrorKind, InvalidPath, SafePath, Storage, StorageError,
 };

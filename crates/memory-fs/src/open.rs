@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use memory_fs_target::file::storage::Storage;
+use memory_fs_target::file::storage::layers::audit::Audited;
+use memory_fs_target::file::storage::layers::compress::Compressed;
+use memory_fs_target::file::storage::layers::encrypt::{Encrypted, Keyring, RekeyReport};
+use memory_fs_target::file::storage::layers::{LayerKind, check_layers};
 
-use crate::{Error, MemoryFs, Result, StoreUrl};
+use crate::{Error, LayerParams, MemoryFs, Result, StoreUrl};
 
 /// Why a backend did not open.
 enum Failure {
@@ -43,12 +47,78 @@ fn backend<S: Storage + 'static, E: Into<Box<dyn std::error::Error + Send + Sync
 
 impl StoreUrl {
     /// Opens the store: creates the directory or database file if missing, connects to
-    /// the bucket and checks it is reachable.
+    /// the bucket and checks it is reachable; then puts the URL's layers over it.
+    ///
+    /// A store written through a layer is marked, and opening it without that layer
+    /// fails here: an encrypted store opened without `encrypt=`, for example, is
+    /// refused with an error saying so, rather than read as ciphertext.
     ///
     /// # Errors
     /// [`Error::FeatureDisabled`] when the backend's cargo feature is off;
-    /// [`Error::Open`] when the backend refuses (naming the store and the cause).
+    /// [`Error::Open`] when the backend refuses (naming the store and the cause);
+    /// [`Error::Layer`] for a key that cannot be had or a bad compression level;
+    /// an integrity error (`ErrorKind::Integrity`) for a store written through a layer
+    /// the URL does not name.
     pub fn open_storage(&self) -> Result<Arc<dyn Storage>> {
+        let layers = self.layers();
+        let below = self.store().open_bare()?;
+        check_layers(&*below, &kinds(&layers))?;
+        let mut storage = below;
+        if !layers.encrypt.is_empty() {
+            storage = Arc::new(Encrypted::new(storage, keyring(&layers.encrypt)?));
+        }
+        if let Some(level) = layers.compress {
+            let compressed =
+                Compressed::new(storage)
+                    .with_level(level)
+                    .map_err(|e| Error::Layer {
+                        layer: "compress",
+                        reason: e.to_string(),
+                    })?;
+            storage = Arc::new(compressed);
+        }
+        if let Some(caller) = &layers.audit {
+            storage = Arc::new(Audited::new(storage, caller.clone()));
+        }
+        Ok(storage)
+    }
+
+    /// Re-encrypts every value of the store under the key `to` (`env:VAR` or
+    /// `file:PATH`), reading with the URL's own keys (`encrypt=`), and returns what it
+    /// did. Each value is rewritten with a conditional write, so one changed meanwhile
+    /// is read again; an interrupted run is finished by running it again. Afterwards
+    /// the store opens with `encrypt=<to>` alone. Nothing is recorded in the audit log:
+    /// no value changes.
+    ///
+    /// Writers still encrypting with an old key go on doing so: stop them (or move
+    /// them to the new key) first.
+    ///
+    /// # Errors
+    /// [`Error::Layer`] when the URL names no encryption key or a key cannot be had;
+    /// an integrity error for a value no key given opens; as
+    /// [`open_storage`](Self::open_storage).
+    pub fn rekey(&self, to: &str) -> Result<RekeyReport> {
+        let layers = self.layers();
+        if layers.encrypt.is_empty() {
+            return Err(Error::Layer {
+                layer: "encrypt",
+                reason: "the store URL names no key to read the store with: add encrypt=env:VAR (its current key)".to_owned(),
+            });
+        }
+        let specs: Vec<&str> = std::iter::once(to)
+            .chain(layers.encrypt.iter().map(String::as_str))
+            .collect();
+        let ring = Keyring::from_specs(specs).map_err(|e| Error::Layer {
+            layer: "encrypt",
+            reason: e.to_string(),
+        })?;
+        let below = self.store().open_bare()?;
+        check_layers(&*below, &kinds(&layers))?;
+        Ok(Encrypted::new(below, ring).rekey()?)
+    }
+
+    /// The store underneath, without layers.
+    fn open_bare(&self) -> Result<Arc<dyn Storage>> {
         let opened = match self {
             Self::Memory => memory(),
             Self::Disk { root } => disk(root),
@@ -57,6 +127,7 @@ impl StoreUrl {
                 synchronous_normal,
             } => sqlite(path.as_deref(), *synchronous_normal),
             Self::S3(location) => s3(location),
+            Self::Layered { store, .. } => return store.open_bare(),
         };
         opened.map_err(|failure| match failure {
             Failure::Disabled => Error::FeatureDisabled {
@@ -77,6 +148,28 @@ impl StoreUrl {
     pub fn open(&self) -> Result<MemoryFs> {
         Ok(MemoryFs::new(self.open_storage()?))
     }
+}
+
+/// The layers `layers` opens.
+fn kinds(layers: &LayerParams) -> Vec<LayerKind> {
+    let mut kinds = Vec::new();
+    if !layers.encrypt.is_empty() {
+        kinds.push(LayerKind::Encrypt);
+    }
+    if layers.compress.is_some() {
+        kinds.push(LayerKind::Compress);
+    }
+    if layers.audit.is_some() {
+        kinds.push(LayerKind::Audit);
+    }
+    kinds
+}
+
+fn keyring(specs: &[String]) -> Result<Keyring> {
+    Keyring::from_specs(specs.iter().map(String::as_str)).map_err(|e| Error::Layer {
+        layer: "encrypt",
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(feature = "memory")]

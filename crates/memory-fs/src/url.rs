@@ -31,6 +31,13 @@ const KNOWN: &str = "memory://, file:///dir (or file:dir), sqlite://path.db (or 
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), or from
 /// [`S3Location::credentials`].
 ///
+/// Every scheme also takes the storage layers ([`LayerParams`]), which make the URL a
+/// [`StoreUrl::Layered`]: `encrypt=env:VAR` (or `file:PATH`; several sources separated
+/// by commas, the first encrypting and all decrypting, for a store being re-keyed),
+/// `compress=zstd` (or `zstd:LEVEL`) and `audit=LABEL` (the caller label of the audit
+/// log), as in `sqlite://app.db?encrypt=env:MEMORY_FS_KEY&compress=zstd`. Keys
+/// themselves never go in a URL.
+///
 /// ```
 /// use memory_fs::StoreUrl;
 ///
@@ -58,6 +65,111 @@ pub enum StoreUrl {
     },
     /// `s3://`: a bucket on an S3-compatible server.
     S3(S3Location),
+    /// A store seen through storage layers (a URL with `encrypt`, `compress` or
+    /// `audit` parameters). `store` is never itself `Layered`.
+    Layered {
+        /// The store underneath.
+        store: Box<StoreUrl>,
+        /// The layers over it.
+        layers: LayerParams,
+    },
+}
+
+/// The storage layers a store URL asks for, stacked as audit over compression over
+/// encryption over the store (the audit log records what the application saved, and
+/// is itself compressed and encrypted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LayerParams {
+    /// Where the encryption keys come from (`env:VAR`, `file:PATH`): the first
+    /// encrypts, every one decrypts. Empty: no encryption.
+    pub encrypt: Vec<String>,
+    /// The zstd level; `None`: no compression.
+    pub compress: Option<i32>,
+    /// The caller label recorded in the audit log; `None`: no audit log.
+    pub audit: Option<String>,
+}
+
+/// The zstd level of `compress=zstd`.
+const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// The parameters that name layers rather than a backend's options.
+const LAYER_PARAMS: [&str; 3] = ["encrypt", "compress", "audit"];
+
+impl LayerParams {
+    /// Whether no layer is asked for.
+    pub fn is_empty(&self) -> bool {
+        self.encrypt.is_empty() && self.compress.is_none() && self.audit.is_none()
+    }
+
+    /// Takes the layer parameters out of `params`.
+    fn take(params: &mut Vec<(String, String)>) -> std::result::Result<Self, String> {
+        let mut layers = Self::default();
+        for (key, value) in params.iter() {
+            match key.as_str() {
+                "encrypt" => {
+                    for spec in value.split(',') {
+                        if !(spec.starts_with("env:") && spec.len() > 4
+                            || spec.starts_with("file:") && spec.len() > 5)
+                        {
+                            return Err(format!(
+                                "encrypt takes key sources, env:VARIABLE or file:PATH (comma-separated), not {spec:?}: a key never goes in the URL"
+                            ));
+                        }
+                        layers.encrypt.push(spec.to_owned());
+                    }
+                }
+                "compress" => {
+                    let level = match value.split_once(':') {
+                        None if value == "zstd" => DEFAULT_ZSTD_LEVEL,
+                        Some(("zstd", level)) => level
+                            .parse::<i32>()
+                            .ok()
+                            .filter(|l| *l != 0 && (-131_072..=22).contains(l))
+                            .ok_or_else(|| {
+                                format!("the zstd level must be 1 to 22 (or negative for the fast levels), not {level:?}")
+                            })?,
+                        _ => {
+                            return Err(format!(
+                                "compress takes zstd or zstd:LEVEL, not {value:?}"
+                            ));
+                        }
+                    };
+                    layers.compress = Some(level);
+                }
+                "audit" if value.is_empty() => {
+                    return Err(
+                        "audit takes the caller label to record, as in audit=alice".to_owned()
+                    );
+                }
+                "audit" => layers.audit = Some(value.clone()),
+                _ => {}
+            }
+        }
+        params.retain(|(k, _)| !LAYER_PARAMS.contains(&k.as_str()));
+        Ok(layers)
+    }
+
+    /// The parameters as printed after the store's own.
+    fn query(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.encrypt.is_empty() {
+            let specs: Vec<String> = self
+                .encrypt
+                .iter()
+                .map(|s| percent_encode(s, true))
+                .collect();
+            out.push(format!("encrypt={}", specs.join(",")));
+        }
+        match self.compress {
+            Some(DEFAULT_ZSTD_LEVEL) => out.push("compress=zstd".to_owned()),
+            Some(level) => out.push(format!("compress=zstd:{level}")),
+            None => {}
+        }
+        if let Some(label) = &self.audit {
+            out.push(format!("audit={}", percent_encode(label, true)));
+        }
+        out
+    }
 }
 
 /// Where an `s3://` URL points.
@@ -134,7 +246,30 @@ impl StoreUrl {
             Some((body, query)) => (body, Some(query)),
             None => (rest, None),
         };
-        let params = parse_query(query).map_err(invalid)?;
+        let mut params = parse_query(query).map_err(invalid)?;
+        let layers = LayerParams::take(&mut params).map_err(invalid)?;
+        let store = Self::parse_store(url, scheme, body, &params)?;
+        Ok(if layers.is_empty() {
+            store
+        } else {
+            Self::Layered {
+                store: Box::new(store),
+                layers,
+            }
+        })
+    }
+
+    /// The store a URL names, its layer parameters taken out.
+    fn parse_store(
+        url: &str,
+        scheme: &str,
+        body: &str,
+        params: &[(String, String)],
+    ) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
         let reject_params = |allowed: &[&str]| -> Result<()> {
             match params.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
                 None => Ok(()),
@@ -209,7 +344,7 @@ impl StoreUrl {
                     synchronous_normal,
                 })
             }
-            "s3" => parse_s3(body, &params).map(Self::S3).map_err(invalid),
+            "s3" => parse_s3(body, params).map(Self::S3).map_err(invalid),
             _ => Err(Error::UnknownScheme {
                 url: url.to_owned(),
                 scheme: scheme.to_owned(),
@@ -224,6 +359,23 @@ impl StoreUrl {
             Self::Disk { .. } => "file",
             Self::Sqlite { .. } => "sqlite",
             Self::S3(_) => "s3",
+            Self::Layered { store, .. } => store.scheme(),
+        }
+    }
+
+    /// The store underneath the layers (the URL itself when it has none).
+    pub fn store(&self) -> &StoreUrl {
+        match self {
+            Self::Layered { store, .. } => store,
+            other => other,
+        }
+    }
+
+    /// The layers the URL asks for (none for a URL without layer parameters).
+    pub fn layers(&self) -> LayerParams {
+        match self {
+            Self::Layered { layers, .. } => layers.clone(),
+            _ => LayerParams::default(),
         }
     }
 
@@ -234,6 +386,7 @@ impl StoreUrl {
             Self::Disk { .. } => "disk",
             Self::Sqlite { .. } => "sqlite",
             Self::S3(_) => "s3",
+            Self::Layered { store, .. } => store.feature(),
         }
     }
 
@@ -243,6 +396,7 @@ impl StoreUrl {
             Self::Memory => false,
             Self::Sqlite { path, .. } => path.is_some(),
             Self::Disk { .. } | Self::S3(_) => true,
+            Self::Layered { store, .. } => store.is_persistent(),
         }
     }
 }
@@ -419,6 +573,12 @@ impl fmt::Display for StoreUrl {
                 }
                 Ok(())
             }
+            Self::Layered { store, layers } => {
+                let base = store.to_string();
+                // Printing escapes `?` in paths, so one in `base` starts its query.
+                let sep = if base.contains('?') { '&' } else { '?' };
+                write!(f, "{base}{sep}{}", layers.query().join("&"))
+            }
         }
     }
 }
@@ -538,6 +698,42 @@ mod tests {
     }
 
     #[test]
+    fn layers_parse_and_print() {
+        let url = ok("sqlite://app.db?encrypt=env:MEMORY_FS_KEY&compress=zstd");
+        assert_eq!(url.scheme(), "sqlite");
+        assert_eq!(url.store(), &ok("sqlite://app.db"));
+        let layers = url.layers();
+        assert_eq!(layers.encrypt, ["env:MEMORY_FS_KEY"]);
+        assert_eq!(layers.compress, Some(3));
+        assert_eq!(layers.audit, None);
+        assert!(ok("sqlite://app.db").layers().is_empty());
+        let url = ok("memory://?audit=alice&compress=zstd:19&encrypt=env:NEW,file:/keys/old");
+        assert_eq!(url.layers().encrypt, ["env:NEW", "file:/keys/old"]);
+        assert_eq!(url.layers().compress, Some(19));
+        assert_eq!(url.layers().audit.as_deref(), Some("alice"));
+        assert_eq!(
+            url.to_string(),
+            "memory://?encrypt=env:NEW,file:/keys/old&compress=zstd:19&audit=alice"
+        );
+        for url in [
+            "sqlite://app.db?encrypt=env:MEMORY_FS_KEY&compress=zstd",
+            "sqlite:///abs/app.db?synchronous=normal&encrypt=env:K&audit=a%20b",
+            "s3://bucket/p?endpoint=http://127.0.0.1:9000&compress=zstd:-5",
+            "file:rel/dir?audit=ci",
+        ] {
+            assert_eq!(ok(url).to_string(), url);
+        }
+        assert!(reason("sqlite://a.db?encrypt=00ff").contains("never goes in the URL"));
+        assert!(reason("sqlite://a.db?encrypt=env:").contains("env:VARIABLE"));
+        assert!(reason("sqlite://a.db?encrypt=env:A,,env:B").contains("env:VARIABLE"));
+        assert!(reason("sqlite://a.db?compress=gzip").contains("zstd or zstd:LEVEL"));
+        assert!(reason("sqlite://a.db?compress=zstd:99").contains("1 to 22"));
+        assert!(reason("sqlite://a.db?compress=zstd:0").contains("1 to 22"));
+        assert!(reason("sqlite://a.db?audit=").contains("caller label"));
+        assert!(reason("memory://?compress=zstd&x=1").contains("no parameters"));
+    }
+
+    #[test]
     fn escaped_names_round_trip() {
         let StoreUrl::S3(s3) = ok("s3://a%20b/p%2Fq") else {
             panic!("not s3")
@@ -638,6 +834,9 @@ mod tests {
             "nested_keys",
             "conditional_create",
             "synchronous",
+            "encrypt",
+            "compress",
+            "audit",
             "other",
         ]);
         let value = prop::sample::select(vec![
@@ -654,6 +853,14 @@ mod tests {
             "p/q",
             "%26",
             "x=y",
+            "env:K",
+            "env:A,file:/k%20x",
+            "file:",
+            "zstd",
+            "zstd:19",
+            "zstd:-3",
+            "zstd:0",
+            "alice",
         ]);
         (key, value).prop_map(|(k, v)| format!("{k}={v}"))
     }

@@ -1,0 +1,111 @@
+//! The storage layers through the `memory-fs` binary: a store URL with
+//! `?encrypt=env:…&compress=zstd&audit=…`, `memory-fs log`, `memory-fs rekey`, and the
+//! error for a layered store opened without its layers.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary in `dir` with both keys in the environment.
+fn run(dir: &std::path::Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_memory-fs"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MEMORY_FS_STORE")
+        .env("MFS_KEY", "11".repeat(32))
+        .env("MFS_NEW_KEY", "22".repeat(32))
+        .output()
+        .expect("run memory-fs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+fn ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let r = run(dir, args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    r.stdout
+}
+
+#[test]
+fn layered_store_log_and_rekey() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("notes.md"), "# secret plans\n").expect("write input");
+    let store = "--store=sqlite://s.db?encrypt=env:MFS_KEY&compress=zstd&audit=alice";
+    ok(d, &[store, "save", "notes.md"]);
+    ok(d, &[store, "save", "notes.md", "--tag", "again"]);
+    assert_eq!(ok(d, &[store, "load", "notes"]), "# secret plans\n");
+
+    // The log, as JSON and as a table, whole and for one file.
+    let log: Value = serde_json::from_str(&ok(d, &[store, "--json", "log"])).expect("JSON");
+    let records = log.as_array().expect("a list");
+    assert_eq!(records.len(), 2, "two saves, one commit each on SQLite");
+    assert_eq!(records[0]["caller"], "alice");
+    assert_eq!(records[0]["seq"], 1);
+    assert_eq!(records[1]["prev"], records[0]["hash"]);
+    assert_eq!(records[0]["files"], serde_json::json!(["notes"]));
+    let table = ok(d, &[store, "log", "--id", "notes"]);
+    assert!(
+        table.contains("alice") && table.contains("notes"),
+        "{table}"
+    );
+    assert_eq!(
+        ok(d, &[store, "--json", "log", "--id", "other"]).trim(),
+        "[]"
+    );
+    assert_eq!(
+        ok(d, &[store, "--json", "log", "--since", "2999-01-01"]).trim(),
+        "[]"
+    );
+
+    // Opened without its layers: one clear line, exit code 3 (integrity).
+    let bare = run(d, &["--store=sqlite://s.db", "ls"]);
+    assert_eq!(bare.code, 3, "{}", bare.stderr);
+    assert!(bare.stderr.starts_with("error: "), "{}", bare.stderr);
+    assert!(
+        bare.stderr.contains("this store is encrypted"),
+        "{}",
+        bare.stderr
+    );
+    assert!(bare.stderr.contains("Python"), "{}", bare.stderr);
+    let r = run(d, &["--store=sqlite://s.db?compress=zstd", "log"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+
+    // Rotation.
+    let out = ok(d, &[store, "rekey", "--to", "env:MFS_NEW_KEY"]);
+    assert!(out.contains("encrypt=env:MFS_NEW_KEY"), "{out}");
+    let new = "--store=sqlite://s.db?encrypt=env:MFS_NEW_KEY&compress=zstd&audit=alice";
+    assert_eq!(ok(d, &[new, "load", "notes"]), "# secret plans\n");
+    let old = run(d, &[store, "load", "notes"]);
+    assert_eq!(old.code, 3, "{}", old.stderr);
+    assert!(old.stderr.contains("wrong key"), "{}", old.stderr);
+
+    // Bad layer parameters are usage errors.
+    let r = run(d, &["--store=sqlite://s.db?encrypt=deadbeef", "ls"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("never goes in the URL"), "{}", r.stderr);
+    let r = run(
+        d,
+        &[
+            "--store=sqlite://s.db?encrypt=env:MFS_UNSET&compress=zstd&audit=a",
+            "ls",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("MFS_UNSET is not set"), "{}", r.stderr);
+    let r = run(
+        d,
+        &["--store=sqlite://s.db", "rekey", "--to", "env:MFS_NEW_KEY"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
