@@ -2,6 +2,9 @@
 //! each one stat'ed: through the FUSE mount of the core in both permission modes, and
 //! through `std::fs` on tmpfs (`/dev/shm`), side by side in one run.
 //!
+//! Before the timings, one untimed pass per mount prints the requests it cost the
+//! kernel (`Mount::requests`): the creation, a first stat of every file and a second.
+//!
 //! Run: `cargo bench -p memory-fs-fuse --bench small_files` (as root for the FUSE
 //! side; without FUSE that side is skipped with a notice).
 
@@ -11,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
-use memory_fs_fuse::{Mount, MountOptions, PermissionChecks, fuse_usable, spawn_mount};
+use memory_fs_fuse::{
+    Mount, MountOptions, PermissionChecks, RequestCounts, fuse_usable, spawn_mount,
+};
 use memory_fs_posix::MemoryFileSystem;
 
 const DIRS: usize = 100;
@@ -75,9 +80,49 @@ fn mounts() -> Vec<(&'static str, Mount, tempfile::TempDir)> {
     .collect()
 }
 
+/// Request counts as one line (`kind count, …`, or `none`).
+fn describe(counts: &RequestCounts) -> String {
+    if counts.total() == 0 {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stat_all(files: &[PathBuf]) {
+    for f in files {
+        black_box(std::fs::metadata(f).expect("stat").len());
+    }
+}
+
+/// One untimed pass through each mount, with the requests each step cost.
+fn report_requests(mounts: &[(&str, Mount, tempfile::TempDir)], data: &[u8]) {
+    for (name, mount, _) in mounts {
+        let tree = Tree::new(mount.mountpoint());
+        let files = tree.files();
+        let start = mount.requests();
+        create_all(&files, data);
+        let created = mount.requests();
+        stat_all(&files);
+        let first = mount.requests();
+        stat_all(&files);
+        let second = mount.requests();
+        println!(
+            "requests for {FILES} files, {name}: create+write+close: {}; stat: {}; stat again: {}",
+            describe(&created.since(&start)),
+            describe(&first.since(&created)),
+            describe(&second.since(&first))
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let data = vec![7u8; SMALL];
     let mounts = mounts();
+    report_requests(&mounts, &data);
     let shm = tempfile::tempdir_in("/dev/shm").ok();
     let mut sides: Vec<(&str, PathBuf)> = mounts
         .iter()
@@ -110,13 +155,7 @@ fn bench(c: &mut Criterion) {
         let tree = Tree::new(base);
         let files = tree.files();
         create_all(&files, &data);
-        group.bench_function(format!("stat/{name}"), |b| {
-            b.iter(|| {
-                for f in &files {
-                    black_box(std::fs::metadata(f).expect("stat").len());
-                }
-            });
-        });
+        group.bench_function(format!("stat/{name}"), |b| b.iter(|| stat_all(&files)));
         drop(tree);
     }
     group.finish();

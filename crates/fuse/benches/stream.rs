@@ -2,6 +2,9 @@
 //! of the core with `std::fs` (in both permission modes), and through `std::fs` on
 //! tmpfs (`/dev/shm`), side by side in one run so the ratios compare like with like.
 //!
+//! Before the timings, one untimed pass per mount prints the requests it cost the
+//! kernel (`Mount::requests`), so the ratios can be read beside the round trips.
+//!
 //! Run: `cargo bench -p memory-fs-fuse --bench stream` (as root for the FUSE side;
 //! without FUSE that side is skipped with a notice).
 
@@ -11,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use memory_fs_fuse::{Mount, MountOptions, PermissionChecks, fuse_usable, spawn_mount};
+use memory_fs_fuse::{
+    Mount, MountOptions, PermissionChecks, RequestCounts, fuse_usable, spawn_mount,
+};
 use memory_fs_posix::{MemoryFileSystem, OpenFlags};
 
 const CHUNK: usize = 64 * 1024;
@@ -84,11 +89,42 @@ fn fuse_sides() -> Vec<(&'static str, Mount, tempfile::TempDir)> {
     .collect()
 }
 
+/// Request counts as one line (`kind count, …`, or `none`).
+fn describe(counts: &RequestCounts) -> String {
+    if counts.total() == 0 {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One untimed write and one read through each mount, with the requests each cost.
+fn report_requests(fuse: &[(&str, Mount, tempfile::TempDir)], data: &[u8], buf: &mut [u8]) {
+    for (name, mount, _) in fuse {
+        let path = mount.mountpoint().join("big");
+        let before = mount.requests();
+        write_std(&path, data);
+        let written = mount.requests();
+        assert_eq!(read_std(&path, buf), TOTAL);
+        let read = mount.requests();
+        println!(
+            "requests for one pass, {name}: write 1 GiB: {}; read it back: {}",
+            describe(&written.since(&before)),
+            describe(&read.since(&written))
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let data = chunk();
     let mut buf = vec![0u8; CHUNK];
     let core = MemoryFileSystem::new();
     let fuse = fuse_sides();
+    report_requests(&fuse, &data, &mut buf);
     let shm = Path::new("/dev/shm");
     let tmpfs: Option<PathBuf> = shm
         .is_dir()

@@ -43,9 +43,10 @@ pub(crate) struct Trail {
 }
 
 /// One cached resolution, packed into 64 bytes and aligned to them, so that a hit
-/// touches one cache line: a hit costs mostly the memory it touches, and the table's
-/// default alignment (8) let seven entries in eight straddle two lines, a second miss
-/// that `perf` put at a third of the probe.
+/// touches one cache line: a hit costs mostly the memory it touches, and with the
+/// table's own alignment (16 bytes; a large table comes from `mmap` 16 bytes past a
+/// page boundary) every entry straddled two lines, a second miss that `perf` put at a
+/// fifth of the probe.
 #[derive(Debug)]
 #[repr(align(64))]
 struct Cached {
