@@ -12,12 +12,17 @@
 //! `openat2` is asked once.
 
 use std::path::Path;
+#[cfg(target_os = "linux")]
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
+
+#[cfg(target_os = "linux")]
+use crate::opened::{Kept, Opened};
 
 /// How often a component walk retries a step whose answer changed under it (a name
 /// that was a directory when looked at, and something else when opened).
@@ -51,6 +56,32 @@ pub(crate) enum DirFd<'a> {
     Root(BorrowedFd<'a>),
     /// A directory below it.
     Below(OwnedFd),
+    /// A directory below it that the store keeps open (see [`crate::opened`]).
+    #[cfg(target_os = "linux")]
+    Kept(Arc<Kept>),
+}
+
+impl DirFd<'_> {
+    /// Notes that `name` was just put in this directory.
+    pub(crate) fn saw(&self, name: &str) {
+        #[cfg(target_os = "linux")]
+        if let DirFd::Kept(kept) = self {
+            kept.saw(name);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = name;
+    }
+
+    /// Whether this directory is known, right now, to hold something other than
+    /// `name` (`false`: not known, it may).
+    pub(crate) fn holds_other_than(&self, name: &str) -> bool {
+        #[cfg(target_os = "linux")]
+        if let DirFd::Kept(kept) = self {
+            return kept.holds_other_than(name);
+        }
+        let _ = name;
+        false
+    }
 }
 
 impl AsFd for DirFd<'_> {
@@ -58,6 +89,8 @@ impl AsFd for DirFd<'_> {
         match self {
             DirFd::Root(fd) => fd.as_fd(),
             DirFd::Below(fd) => fd.as_fd(),
+            #[cfg(target_os = "linux")]
+            DirFd::Kept(fd) => fd.as_fd(),
         }
     }
 }
@@ -74,6 +107,9 @@ pub(crate) struct Root {
     lock: Mutex<()>,
     /// Whether `openat2` is worth asking (cleared once it answers "unsupported").
     fast: AtomicBool,
+    /// The directories kept open between calls, where this system allows it.
+    #[cfg(target_os = "linux")]
+    opened: Option<Opened>,
 }
 
 /// The conditional-write lock, held: this process's mutex and the root's `flock`.
@@ -92,8 +128,9 @@ impl Drop for Locked<'_> {
 }
 
 impl Root {
-    /// Opens `path` (an existing directory).
-    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+    /// Opens `path` (an existing directory), keeping up to `keep` directories below it
+    /// open between calls.
+    pub(crate) fn open(path: &Path, keep: usize) -> std::io::Result<Self> {
         let fd = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -105,12 +142,73 @@ impl Root {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        #[cfg(target_os = "linux")]
+        let opened = Opened::new(fd.as_fd(), keep);
+        #[cfg(not(target_os = "linux"))]
+        let _ = keep;
         Ok(Self {
             fd,
             lock_fd,
             lock: Mutex::new(()),
             fast: AtomicBool::new(cfg!(target_os = "linux")),
+            #[cfg(target_os = "linux")]
+            opened,
         })
+    }
+
+    /// The kept directories, while they are kept.
+    #[cfg(target_os = "linux")]
+    fn opened(&self) -> Option<&Opened> {
+        self.opened.as_ref().filter(|o| o.on())
+    }
+
+    /// Whether directories are kept open between calls (then a key is best reached
+    /// through its kept directory, not by [`Root::fast`]).
+    pub(crate) fn keeps(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.opened().is_some()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
+    /// As [`Root::parent_dir`] without `create`, with the directory holding `prefix`
+    /// too when it comes at no cost (both kept): what a delete needs to prune.
+    pub(crate) fn parent_dir_with_holder(
+        &self,
+        prefix: &str,
+    ) -> std::io::Result<(DirWalk<'_>, Option<DirFd<'_>>)> {
+        #[cfg(target_os = "linux")]
+        if let Some(opened) = self.opened()
+            && !prefix.is_empty()
+            && let Some((dir, holder)) = opened.kept_with_holder(prefix)
+        {
+            let holder = match holder {
+                Some(fd) => Some(DirFd::Kept(fd)),
+                None if !prefix.contains('/') => Some(DirFd::Root(self.fd())),
+                None => None,
+            };
+            return Ok((DirWalk::Found(DirFd::Kept(dir)), holder));
+        }
+        Ok((self.parent_dir(prefix, false)?, None))
+    }
+
+    /// The directory `prefix` beneath the root (a path of plain names, `""` for the
+    /// root), as a path-only descriptor; with `create`, missing directories are made
+    /// on the way. Taken from the kept directories where they are kept.
+    pub(crate) fn parent_dir(&self, prefix: &str, create: bool) -> std::io::Result<DirWalk<'_>> {
+        if prefix.is_empty() {
+            return Ok(DirWalk::Found(DirFd::Root(self.fd())));
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(opened) = self.opened() {
+            return opened.dir(self.fd(), prefix, create);
+        }
+        let segments: Vec<&str> = prefix.split('/').collect();
+        self.dir(&segments, create, false)
     }
 
     /// The root directory's descriptor.
@@ -310,7 +408,7 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("a/b")).expect("mkdir");
         std::fs::write(tmp.path().join("a/file"), b"x").expect("write");
         std::os::unix::fs::symlink("a", tmp.path().join("link")).expect("symlink");
-        let root = Root::open(tmp.path()).expect("open root");
+        let root = Root::open(tmp.path(), 0).expect("open root");
 
         if openat2_available(tmp.path()) {
             assert!(matches!(
@@ -358,8 +456,8 @@ mod tests {
     #[test]
     fn the_lock_excludes_other_open_files_of_the_root() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let one = Root::open(tmp.path()).expect("open");
-        let other = Root::open(tmp.path()).expect("open");
+        let one = Root::open(tmp.path(), 0).expect("open");
+        let other = Root::open(tmp.path(), 0).expect("open");
         let held = one.lock().expect("lock");
         let flags = FlockOperation::NonBlockingLockExclusive;
         assert_eq!(

@@ -4,6 +4,9 @@
 mod beneath;
 mod config;
 mod error;
+mod listing;
+#[cfg(target_os = "linux")]
+mod opened;
 mod store;
 
 pub use config::DiskConfig;

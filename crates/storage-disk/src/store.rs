@@ -17,6 +17,7 @@ use rustix::io::Errno;
 use crate::DiskConfig;
 use crate::beneath::{Blocked, DirFd, DirWalk, Root, Walk, step};
 use crate::error::{BACKEND, io};
+use crate::listing::{DirBuf, Listed, read_entries};
 
 /// Prefix of temporary file names; never a key.
 const TMP_PREFIX: &str = ".memory-fs-tmp.";
@@ -24,6 +25,10 @@ const TMP_PREFIX: &str = ".memory-fs-tmp.";
 /// How often a save starts over when a directory it made is pruned under it by a
 /// concurrent delete.
 const SAVE_RETRIES: usize = 8;
+
+/// How often `clear` tries again to remove a name that keeps changing between a
+/// directory and something else (or keeps being filled) while it is removed.
+const CLEAR_RETRIES: usize = 64;
 
 static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 
@@ -100,11 +105,10 @@ fn conflict(key: &SafePath, reason: impl Into<String>) -> StorageError {
     }
 }
 
-/// The directory segments of `key` (all but the last).
-fn parents(key: &SafePath) -> Vec<&str> {
-    let mut segments: Vec<&str> = key.segments().collect();
-    segments.pop();
-    segments
+/// The directory part of `key` (all but the last segment; `""` for none).
+fn dir_of(key: &SafePath) -> &str {
+    let key = key.as_str();
+    key.rfind('/').map_or("", |i| &key[..i])
 }
 
 impl DiskStorage {
@@ -126,7 +130,8 @@ impl DiskStorage {
             .map_err(|e| io("creating the store root", &shown, e))?;
         let root = std::fs::canonicalize(&config.root)
             .map_err(|e| io("resolving the store root", &shown, e))?;
-        let dir = Root::open(&root).map_err(|e| io("opening the store root", &shown, e))?;
+        let dir = Root::open(&root, config.open_dirs)
+            .map_err(|e| io("opening the store root", &shown, e))?;
         Ok(Self {
             root,
             dir: Arc::new(dir),
@@ -152,7 +157,7 @@ impl DiskStorage {
     /// The directory holding `key`, opened beneath the root without following a link;
     /// `create` makes missing directories. `Ok(None)` when it does not exist.
     fn parent(&self, key: &SafePath, create: bool) -> Result<Option<DirFd<'_>>> {
-        match self.dir.dir(&parents(key), create, false) {
+        match self.dir.parent_dir(dir_of(key), create) {
             Ok(DirWalk::Found(dir)) => Ok(Some(dir)),
             Ok(DirWalk::Missing) => Ok(None),
             Ok(DirWalk::Blocked(b)) => Err(blocked(key, &b)),
@@ -263,7 +268,10 @@ impl DiskStorage {
             let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
         }
         match placed {
-            Ok(()) => Ok(self.sync_dir(key, &dir)?),
+            Ok(()) => {
+                dir.saw(name);
+                Ok(self.sync_dir(key, &dir)?)
+            }
             Err(Errno::NOENT) => Err(SaveError::Raced),
             Err(Errno::EXIST) if exclusive => {
                 if file_type_at(&dir, name).is_ok_and(|t| t == FileType::Directory) {
@@ -282,17 +290,23 @@ impl DiskStorage {
 
     /// Removes now-empty directories above `key`, deepest first, never the root. Each
     /// is removed by name from its own opened parent (`rmdir` removes nothing but an
-    /// empty directory, whatever was swapped in).
-    fn prune(&self, key: &SafePath) {
-        let segments = parents(key);
-        for depth in (1..=segments.len()).rev() {
-            let Ok(DirWalk::Found(holder)) = self.dir.dir(&segments[..depth - 1], false, false)
-            else {
-                return;
+    /// empty directory, whatever was swapped in). `holder` is the directory holding
+    /// the key's own directory, when the caller has it.
+    fn prune(&self, key: &SafePath, mut holder: Option<DirFd<'_>>) {
+        let mut dir = dir_of(key);
+        while !dir.is_empty() {
+            let (above, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+            let holder_fd = match holder.take() {
+                Some(fd) => fd,
+                None => match self.dir.parent_dir(above, false) {
+                    Ok(DirWalk::Found(fd)) => fd,
+                    _ => return,
+                },
             };
-            if rustix::fs::unlinkat(&holder, segments[depth - 1], AtFlags::REMOVEDIR).is_err() {
+            if rustix::fs::unlinkat(&holder_fd, name, AtFlags::REMOVEDIR).is_err() {
                 return;
             }
+            dir = above;
         }
     }
 
@@ -301,10 +315,12 @@ impl DiskStorage {
         Self::check_key(key)?;
         // Non-blocking, so a FIFO planted in the store is seen and skipped, not waited on.
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-        match self.dir.fast(key.as_str(), flags) {
-            Some(Walk::Found(fd)) => return read_open(key, fd),
-            Some(Walk::Missing) => return Ok(None),
-            Some(Walk::Blocked(_)) | None => {}
+        if !self.dir.keeps() {
+            match self.dir.fast(key.as_str(), flags) {
+                Some(Walk::Found(fd)) => return read_open(key, fd),
+                Some(Walk::Missing) => return Ok(None),
+                Some(Walk::Blocked(_)) | None => {}
+            }
         }
         let Some(dir) = self.parent(key, false)? else {
             return Ok(None);
@@ -318,53 +334,79 @@ impl DiskStorage {
         }
     }
 
-    /// Lists the keys in the opened, readable directory `fd` (at `rel`) and below it.
-    fn walk(&self, fd: OwnedFd, rel: &str, out: &mut Vec<SafePath>) -> Result<()> {
+    /// Lists the keys in the opened, readable directory `fd` (at `rel`) and below it,
+    /// in byte order: each directory's entries are sorted on their own (see
+    /// [`Listed`]), so the listing needs no sort of its own.
+    fn walk(
+        &self,
+        fd: OwnedFd,
+        rel: &str,
+        out: &mut Vec<SafePath>,
+        buf: &mut DirBuf,
+    ) -> Result<()> {
         let shown = if rel.is_empty() { "." } else { rel };
         let err = |e: Errno| io("listing a directory", shown, e.into());
-        let mut dir = Dir::new(fd).map_err(err)?;
-        while let Some(entry) = dir.read() {
-            let entry = match entry {
-                Ok(entry) => entry,
-                // Removed while it was listed: nothing is left below it.
-                Err(Errno::NOENT) => break,
-                Err(e) => return Err(err(e)),
+        // The length of a key's directory part, `rel/`.
+        let base = if rel.is_empty() { 0 } else { rel.len() + 1 };
+        let mut entries = Vec::new();
+        read_entries(&fd, buf, |name, kind| {
+            let Ok(name) = name.to_str() else {
+                return Ok(());
             };
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            if name == "." || name == ".." || name.starts_with(TMP_PREFIX) {
-                continue;
+            if name.starts_with(TMP_PREFIX) {
+                return Ok(());
             }
-            let at = dir.fd().map_err(err)?;
-            let kind = match entry.file_type() {
-                FileType::Unknown => match file_type_at(&at, name) {
+            let kind = match kind {
+                FileType::Unknown => match file_type_at(&fd, name) {
                     Ok(kind) => kind,
-                    Err(Errno::NOENT) => continue,
-                    Err(e) => return Err(err(e)),
+                    Err(Errno::NOENT) => return Ok(()),
+                    Err(e) => return Err(e),
                 },
                 kind => kind,
             };
-            let child = if rel.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{rel}/{name}")
-            };
             match kind {
-                // Entered only as the directory it is now, never through a link.
                 FileType::Directory => {
-                    if let Walk::Found(sub) = step(&at, name, OFlags::RDONLY, false)
-                        .map_err(|e| io("listing a directory", &child, e))?
-                    {
-                        self.walk(sub, &child, out)?;
-                    }
+                    let mut dir = String::with_capacity(name.len() + 1);
+                    dir.push_str(name);
+                    dir.push('/');
+                    entries.push(Listed::Dir(dir));
                 }
                 FileType::RegularFile => {
-                    if let Ok(key) = SafePath::new(child) {
-                        out.push(key);
+                    let mut key = String::with_capacity(base + name.len());
+                    if !rel.is_empty() {
+                        key.push_str(rel);
+                        key.push('/');
+                    }
+                    key.push_str(name);
+                    // A name that makes no valid key (another program's) is not listed.
+                    if let Ok(key) = SafePath::new(key) {
+                        entries.push(Listed::Key(key, base));
                     }
                 }
                 _ => {}
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+        Listed::sort(&mut entries);
+        for entry in entries {
+            match entry {
+                Listed::Key(key, _) => out.push(key),
+                Listed::Dir(mut name) => {
+                    name.pop();
+                    let child = if rel.is_empty() {
+                        name
+                    } else {
+                        format!("{rel}/{name}")
+                    };
+                    let name = &child[base..];
+                    // Entered only as the directory it is now, never through a link.
+                    if let Walk::Found(sub) = step(&fd, name, OFlags::RDONLY, false)
+                        .map_err(|e| io("listing a directory", &child, e))?
+                    {
+                        self.walk(sub, &child, out, buf)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -389,6 +431,17 @@ impl DiskStorage {
                     .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
                 kind => kind == FileType::Directory,
             };
+            self.remove_entry(&at, name, is_dir)?;
+        }
+        Ok(())
+    }
+
+    /// Removes `name` in `at`, a directory with all it holds, anything else as itself.
+    /// A name swapped between a directory and something else while it is removed is
+    /// removed as what it has become.
+    fn remove_entry(&self, at: &impl AsFd, name: &CStr, mut is_dir: bool) -> std::io::Result<()> {
+        let mut last = Errno::AGAIN;
+        for _ in 0..CLEAR_RETRIES {
             let removed = if is_dir {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 match rustix::fs::openat(at, name, flags, Mode::empty()) {
@@ -396,21 +449,29 @@ impl DiskStorage {
                         self.remove_contents(sub)?;
                         rustix::fs::unlinkat(at, name, AtFlags::REMOVEDIR)
                     }
-                    // Swapped for a link or a file since: remove that, as what it is.
-                    Err(Errno::LOOP | Errno::NOTDIR) => {
-                        rustix::fs::unlinkat(at, name, AtFlags::empty())
-                    }
+                    Err(Errno::LOOP | Errno::NOTDIR) => Err(Errno::NOTDIR),
                     Err(e) => Err(e),
                 }
             } else {
                 rustix::fs::unlinkat(at, name, AtFlags::empty())
             };
             match removed {
-                Ok(()) | Err(Errno::NOENT) => {}
+                Ok(()) | Err(Errno::NOENT) => return Ok(()),
+                // A link or a file now: remove that.
+                Err(Errno::NOTDIR) if is_dir => is_dir = false,
+                // A directory now: empty it first.
+                Err(Errno::ISDIR | Errno::PERM) if !is_dir => is_dir = true,
+                // Something was put in it meanwhile: empty it again.
+                Err(Errno::NOTEMPTY | Errno::EXIST) if is_dir => {}
                 Err(e) => return Err(e.into()),
             }
+            last = if is_dir {
+                Errno::NOTEMPTY
+            } else {
+                Errno::ISDIR
+            };
         }
-        Ok(())
+        Err(last.into())
     }
 
     /// The version of the value at `key`.
@@ -449,7 +510,12 @@ impl Storage for DiskStorage {
 
     fn file_exists(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        if let Some(walk) = self.dir.fast(path.as_str(), OFlags::PATH) {
+        let fast = if self.dir.keeps() {
+            None
+        } else {
+            self.dir.fast(path.as_str(), OFlags::PATH)
+        };
+        if let Some(walk) = fast {
             match walk {
                 Walk::Found(fd) => {
                     match rustix::fs::fstat(&fd).map(|st| FileType::from_raw_mode(st.st_mode)) {
@@ -476,8 +542,11 @@ impl Storage for DiskStorage {
 
     fn file_delete(&self, path: &SafePath) -> Result<bool> {
         Self::check_key(path)?;
-        let Some(dir) = self.parent(path, false)? else {
-            return Ok(false);
+        let (dir, holder) = match self.dir.parent_dir_with_holder(dir_of(path)) {
+            Ok((DirWalk::Found(dir), holder)) => (dir, holder),
+            Ok((DirWalk::Missing, _)) => return Ok(false),
+            Ok((DirWalk::Blocked(b), _)) => return Err(blocked(path, &b)),
+            Err(e) => return Err(io("opening a directory", path.as_str(), e)),
         };
         let name = path.file_name();
         match file_type_at(&dir, name) {
@@ -488,8 +557,12 @@ impl Storage for DiskStorage {
         }
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
-                drop(dir);
-                self.prune(path);
+                // A name known to be there proves the directory is not empty, which
+                // spares the `rmdir` that would fail.
+                if !dir.holds_other_than(name) {
+                    drop(dir);
+                    self.prune(path, holder);
+                }
                 Ok(true)
             }
             Err(Errno::NOENT) => Ok(false),
@@ -501,7 +574,9 @@ impl Storage for DiskStorage {
         let mut out = Vec::new();
         match prefix {
             None => match self.dir.dir(&[], false, true) {
-                Ok(DirWalk::Found(DirFd::Below(fd))) => self.walk(fd, "", &mut out)?,
+                Ok(DirWalk::Found(DirFd::Below(fd))) => {
+                    self.walk(fd, "", &mut out, &mut DirBuf::default())?;
+                }
                 Ok(_) => {}
                 Err(e) => return Err(io("listing the root", ".", e)),
             },
@@ -515,7 +590,9 @@ impl Storage for DiskStorage {
                         match step(&dir, name, OFlags::RDONLY, false)
                             .map_err(|e| io("listing a directory", prefix.as_str(), e))?
                         {
-                            Walk::Found(fd) => self.walk(fd, prefix.as_str(), &mut out)?,
+                            Walk::Found(fd) => {
+                                self.walk(fd, prefix.as_str(), &mut out, &mut DirBuf::default())?;
+                            }
                             Walk::Missing => {}
                             Walk::Blocked(b) => return Err(blocked(prefix, &b)),
                         }
@@ -529,7 +606,6 @@ impl Storage for DiskStorage {
                 }
             }
         }
-        out.sort_unstable();
         Ok(out)
     }
 
