@@ -123,17 +123,24 @@ fn clippy() -> Outcome {
     ])))
 }
 
+/// SIGKILLs per provider in the crash test of logical files (`cargo test` alone runs 40).
+const CI_LOGICAL_KILLS: &str = "200";
+
 fn test() -> Outcome {
     // The differential test runs in its own step, in release mode and with its report shown.
-    outcome(util::run(util::cargo().args([
-        "test",
-        "--workspace",
-        "--all-features",
-        "--locked",
-        "--",
-        "--skip",
-        "core_matches_linux",
-    ])))
+    outcome(util::run(
+        util::cargo()
+            .args([
+                "test",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--",
+                "--skip",
+                "core_matches_linux",
+            ])
+            .env("MEMORY_FS_LOGICAL_KILLS", CI_LOGICAL_KILLS),
+    ))
 }
 
 /// The facade with no backend compiled in: every URL names the feature it needs.

@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use memory_fs::{
-    Content, File, FileConfig, FileId, FileSpec, FileType, PathHandler, Placed, Query, SafePath,
-    Serialization,
+    Content, File, FileId, FileSpec, FileType, PathHandler, Query, SafePath, Serialization,
 };
 use serde_json::{Value, json};
 
@@ -264,21 +263,15 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
         };
         (version.config().clone(), version.load_bytes()?)
     } else if let Some(folder) = &args.folder {
-        let folder = folder.trim_matches('/');
-        let folders = file.info().folders;
-        if !folders.iter().any(|f| f == folder) {
+        let Some(copy) = file.in_folder(folder) else {
             return Err(CliError::not_found(format!(
-                "{} has no copy in folder {folder:?}",
-                args.id
+                "{} has no copy in folder {:?}",
+                args.id,
+                folder.trim_matches('/')
             ))
-            .hint(format!("folders: {}", folders.join(", "))));
-        }
-        let config = FileConfig {
-            file_paths: vec![folder.to_owned()],
-            ..file.config().clone()
+            .hint(format!("folders: {}", file.info().folders.join(", "))));
         };
-        let bytes = Placed::new(fs.storage().clone(), config.clone()).load_bytes()?;
-        (config, bytes)
+        (copy.config().clone(), copy.load_bytes()?)
     } else {
         (file.config().clone(), file.load_bytes()?)
     };
@@ -439,16 +432,11 @@ fn query_of(args: &LsArgs) -> Result<Query> {
 fn ls(cli: &Cli, args: &LsArgs) -> Result {
     let fs = cli.open()?;
     if args.raw {
-        let keys = fs.keys(args.prefix.as_deref(), args.all)?;
-        let mut rows = Vec::with_capacity(keys.len());
-        for key in &keys {
-            let size = fs
-                .storage()
-                .file_bytes(key)
-                .map_err(memory_fs::Error::from)?
-                .map_or(0, |b| b.len() as u64);
-            rows.push((key.as_str().to_owned(), size));
-        }
+        let rows: Vec<(String, u64)> = fs
+            .key_sizes(args.prefix.as_deref(), args.all)?
+            .into_iter()
+            .map(|(key, size)| (key.as_str().to_owned(), size))
+            .collect();
         if cli.json {
             return output::json(&Value::from(
                 rows.iter()

@@ -190,13 +190,28 @@ pub(crate) fn commit<'a>(
     storage: &dyn Storage,
     clock: &dyn Clock,
     ids: &[FileId],
+    plan: impl FnMut(&[Option<FileRecord>], usize) -> Result<Vec<Change<'a>>>,
+) -> Result<Vec<Option<FileRecord>>> {
+    commit_from(storage, clock, ids, None, plan)
+}
+
+/// [`commit`], with the first attempt planned on records the caller has just read
+/// (settled, with their versions) instead of reading them again; later attempts read.
+pub(crate) fn commit_from<'a>(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    ids: &[FileId],
+    mut known: Option<Vec<Read>>,
     mut plan: impl FnMut(&[Option<FileRecord>], usize) -> Result<Vec<Change<'a>>>,
 ) -> Result<Vec<Option<FileRecord>>> {
     for attempt in 0..MAX_ATTEMPTS {
-        let reads = ids
-            .iter()
-            .map(|id| settled_record(storage, clock, id))
-            .collect::<Result<Vec<_>>>()?;
+        let reads = match known.take() {
+            Some(reads) if reads.len() == ids.len() => reads,
+            _ => ids
+                .iter()
+                .map(|id| settled_record(storage, clock, id))
+                .collect::<Result<Vec<_>>>()?,
+        };
         let records: Vec<Option<FileRecord>> = reads.iter().map(|r| r.record.clone()).collect();
         let changes = plan(&records, attempt)?;
         if changes.is_empty() {
@@ -481,8 +496,12 @@ fn commit_intent(
     let Some(claim) = claimed(change, pending) else {
         return Ok(());
     };
-    let claimed_version =
-        storage.file_save_if(&key, &claim.to_bytes(), &Expect::from_version(version))?;
+    let claimed_version = save_if(
+        storage,
+        &key,
+        &claim.to_bytes(),
+        &Expect::from_version(version),
+    )?;
     if let Err(e) = write_keys(storage, change, None) {
         // Finish or undo now if the store lets us; otherwise the next writer will.
         let _ = recover_claimed(storage, &change.id, claim, claimed_version);
@@ -523,6 +542,21 @@ fn write_keys(
     Ok(())
 }
 
+/// [`Storage::file_save_if`] of a record, told apart from a lost race when the store
+/// already holds exactly `data`: a client that retries a conditional write whose first
+/// attempt landed (after a server error or a lost response) is refused by its own
+/// write. The bytes of a claim name its commit and those of a released record its
+/// revision, so no other writer leaves the same bytes there.
+fn save_if(storage: &dyn Storage, key: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+    match storage.file_save_if(key, data, expect) {
+        Err(e) if lost_race(&e) => match storage.file_get(key)? {
+            Some((held, version)) if held == data => Ok(version),
+            _ => Err(e.into()),
+        },
+        other => Ok(other?),
+    }
+}
+
 /// Swaps the claimed record for the final one (or removes it).
 fn release(
     storage: &dyn Storage,
@@ -532,11 +566,15 @@ fn release(
 ) -> Result<()> {
     match after {
         Some(record) => {
-            storage.file_save_if(key, &record.to_bytes(), &Expect::Version(claimed.clone()))?;
+            save_if(
+                storage,
+                key,
+                &record.to_bytes(),
+                &Expect::Version(claimed.clone()),
+            )?;
         }
-        None => {
-            storage.file_delete(key)?;
-        }
+        // The record goes last, in one request where the store can (no look first).
+        None => storage.files_remove(std::slice::from_ref(key))?,
     }
     Ok(())
 }
@@ -596,7 +634,8 @@ fn commit_transaction(
             continue;
         };
         let key = layout::record_key(&change.id)?;
-        match storage.file_save_if(
+        match save_if(
+            storage,
             &key,
             &claim.to_bytes(),
             &Expect::from_version(versions[i].clone()),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::commit;
 use crate::content::{saved_bytes, stored_json};
-use crate::layout::{FolderKeys, version_of};
+use crate::layout::{self, FolderKeys, version_of};
 use crate::plan::{self, Create};
 use crate::{
     Clock, Content, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileRecord,
@@ -77,6 +77,9 @@ pub struct File {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     record: FileRecord,
+    /// The version of the record as read, when it had no commit in flight: a change
+    /// made through this file is first planned on it (one read fewer).
+    version: Option<memory_fs_storage::Version>,
 }
 
 impl File {
@@ -91,6 +94,33 @@ impl File {
         let Some(record) = read.record else {
             return Ok(None);
         };
+        Self::seen(storage, record, read.version)
+    }
+
+    /// The file `id` from its record's bytes as read elsewhere (a listing's snapshot),
+    /// at `version`, the version of the record those bytes were read at; as
+    /// [`open`](Self::open) from there (a commit in flight costs one more read).
+    ///
+    /// # Errors
+    /// [`FileError::CorruptRecord`]; storage errors.
+    pub fn from_record(
+        storage: Arc<dyn Storage>,
+        id: &FileId,
+        bytes: &[u8],
+        version: memory_fs_storage::Version,
+    ) -> Result<Option<Self>> {
+        let key = layout::record_key(id)?;
+        let record = FileRecord::from_bytes(key.as_str(), bytes)?;
+        Self::seen(storage, record, Some(version))
+    }
+
+    /// The file as a reader sees `record`, read at `version`.
+    fn seen(
+        storage: Arc<dyn Storage>,
+        record: FileRecord,
+        version: Option<memory_fs_storage::Version>,
+    ) -> Result<Option<Self>> {
+        let version = version.filter(|_| record.pending.is_none());
         let Some(record) = visible(&*storage, record)? else {
             return Ok(None);
         };
@@ -98,7 +128,14 @@ impl File {
             storage,
             clock: Arc::new(SystemClock),
             record,
+            version,
         }))
+    }
+
+    /// The version of the record this file was read from, when it had no commit in
+    /// flight (`None` otherwise, and after a change made through this value).
+    pub fn record_version(&self) -> Option<&memory_fs_storage::Version> {
+        self.version.as_ref()
     }
 
     /// Saves `content` as the file `spec` describes (creating it or adding a new save),
@@ -220,6 +257,15 @@ impl File {
             storage,
             clock,
             record,
+            version: None,
+        })
+    }
+
+    /// The record as read, for a change made through this file.
+    fn known(&self) -> Option<commit::Read> {
+        self.version.as_ref().map(|v| commit::Read {
+            record: Some(self.record.clone()),
+            version: Some(v.clone()),
         })
     }
 
@@ -267,6 +313,24 @@ impl File {
         }
     }
 
+    /// The file's copy in `folder` (one of [`FileInfo::folders`], surrounding slashes
+    /// ignored), read through that folder's own metadata; `None` when the file has no
+    /// copy there.
+    pub fn in_folder(&self, folder: &str) -> Option<Placed> {
+        let folder = folder.trim_matches('/');
+        self.record
+            .all_folders()
+            .iter()
+            .any(|f| f == folder)
+            .then(|| {
+                let config = FileConfig {
+                    file_paths: vec![folder.to_owned()],
+                    ..self.config().clone()
+                };
+                Placed::new(self.storage.clone(), config)
+            })
+    }
+
     /// The versions held, ascending (empty without a versioned folder).
     pub fn versions(&self) -> Vec<u32> {
         self.record
@@ -283,12 +347,36 @@ impl File {
             storage: &*self.storage,
             config: &self.record.head.config,
             expected: Some(&self.record.head.metadata),
-            before: self
-                .record
-                .pending
-                .as_ref()
-                .and_then(|p| p.previous.as_deref()),
+            staged: self.record.pending.as_ref(),
         }
+    }
+
+    /// Runs a read of the head; when the content disagrees with this snapshot of the
+    /// record because another writer committed meanwhile, reads again with the record
+    /// as it is now (a few times), so a reader racing a writer sees one of the two.
+    fn read<T>(&self, read: impl Fn(&Reader<'_>) -> Result<T>) -> Result<T> {
+        let first = read(&self.head());
+        let mut err = match first {
+            Err(e @ (FileError::HashMismatch { .. } | FileError::StaleMetadata { .. })) => e,
+            other => return other,
+        };
+        let mut seen = self.record.clone();
+        for _ in 0..3 {
+            let Some(now) = Self::open(self.storage.clone(), self.id())? else {
+                return Err(err);
+            };
+            if now.record == seen {
+                return Err(err);
+            }
+            match read(&now.head()) {
+                Err(e @ (FileError::HashMismatch { .. } | FileError::StaleMetadata { .. })) => {
+                    err = e;
+                    seen = now.record;
+                }
+                other => return other,
+            }
+        }
+        Err(err)
     }
 
     /// Whether the content exists, as the exists strategy decides.
@@ -306,7 +394,7 @@ impl File {
     /// metadata, [`FileError::HashMismatch`] when it disagrees with it otherwise;
     /// storage errors.
     pub fn bytes(&self) -> Result<Option<Vec<u8>>> {
-        self.head().bytes()
+        self.read(|r| r.bytes())
     }
 
     /// The content as the bytes that were saved (base64 decoded for `base64` types).
@@ -314,7 +402,7 @@ impl File {
     /// # Errors
     /// As [`bytes`](Self::bytes), and [`FileError::Serialization`] for bad base64.
     pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
-        self.head().load_bytes()
+        self.read(|r| r.load_bytes())
     }
 
     /// The content as JSON.
@@ -322,7 +410,7 @@ impl File {
     /// # Errors
     /// As [`bytes`](Self::bytes), and [`FileError::Serialization`] if it is not JSON.
     pub fn load_json(&self) -> Result<Option<Value>> {
-        self.head().load_json()
+        self.read(|r| r.load_json())
     }
 
     /// The content as a typed value.
@@ -331,7 +419,7 @@ impl File {
     /// As [`load_json`](Self::load_json), and [`FileError::Serialization`] if the JSON
     /// does not fit `T`.
     pub fn load_typed<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        self.head().load_typed()
+        self.read(|r| r.load_typed())
     }
 
     /// The content as text, decoded with the type's encoding.
@@ -339,7 +427,7 @@ impl File {
     /// # Errors
     /// As [`bytes`](Self::bytes), and [`FileError::Encoding`].
     pub fn load_text(&self) -> Result<Option<String>> {
-        self.head().load_text()
+        self.read(|r| r.load_text())
     }
 
     /// Version `n`, if the file holds it.
@@ -379,7 +467,18 @@ impl File {
     /// As [`File::save`].
     pub fn resave(&self, content: Content<'_>) -> Result<Self> {
         let spec = plan::same_placement(&self.record);
-        Self::save_with_clock(self.storage.clone(), self.clock.clone(), &spec, content)
+        let stored = content.stored(spec.id(), spec.file_type())?;
+        let (storage, clock) = (&*self.storage, &*self.clock);
+        // Planned first on the record this file was read from: one read fewer when
+        // nobody changed the file since.
+        let record = plan::commit_one_from(
+            storage,
+            clock,
+            spec.id(),
+            self.known(),
+            |before, attempt| plan::save(storage, clock, before, &spec, &stored, attempt, None),
+        )?;
+        Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
     }
 
     /// Replaces the user data in the metadata of the last save's folders.
@@ -417,10 +516,16 @@ impl File {
 
     fn edit(&self, edit: impl Fn(&mut FileMetadata)) -> Result<Self> {
         let id = self.id().clone();
-        let record = plan::commit_one(&*self.storage, &*self.clock, &id, |before, _| {
-            let before = before.ok_or_else(|| FileError::NotFound { id: id.to_string() })?;
-            Ok(Some(plan::edit(before, &edit)?))
-        })?;
+        let record = plan::commit_one_from(
+            &*self.storage,
+            &*self.clock,
+            &id,
+            self.known(),
+            |before, _| {
+                let before = before.ok_or_else(|| FileError::NotFound { id: id.to_string() })?;
+                Ok(Some(plan::edit(before, &edit)?))
+            },
+        )?;
         Self::after(self.storage.clone(), self.clock.clone(), &id, record)
     }
 
@@ -432,15 +537,21 @@ impl File {
     pub fn delete(&self) -> Result<DeleteReport> {
         let id = self.id().clone();
         let mut deleted = Vec::new();
-        plan::commit_one(&*self.storage, &*self.clock, &id, |before, _| {
-            let Some(before) = before else {
-                deleted.clear();
-                return Ok(None);
-            };
-            let change = plan::delete(before)?;
-            deleted = before.keys()?;
-            Ok(Some(change))
-        })?;
+        plan::commit_one_from(
+            &*self.storage,
+            &*self.clock,
+            &id,
+            self.known(),
+            |before, _| {
+                let Some(before) = before else {
+                    deleted.clear();
+                    return Ok(None);
+                };
+                let change = plan::delete(before)?;
+                deleted = before.keys()?;
+                Ok(Some(change))
+            },
+        )?;
         Ok(DeleteReport { deleted })
     }
 
@@ -525,7 +636,7 @@ impl FileVersion {
             storage: &*self.storage,
             config: &self.config,
             expected: Some(&self.metadata),
-            before: None,
+            staged: None,
         }
     }
 
@@ -589,7 +700,7 @@ impl Placed {
             storage: &*self.storage,
             config: &self.config,
             expected: None,
-            before: None,
+            staged: None,
         }
     }
 
@@ -670,19 +781,30 @@ impl Placed {
     }
 }
 
-/// The state of a file a reader sees when its record carries a commit in flight: the
-/// record after if the head's content already holds the new bytes (or the commit
-/// writes none), else the record before (`None` for a file being created). A removal
-/// in flight shows the file until its content is gone.
+/// The state of a file a reader sees when its record carries a commit in flight — the
+/// state recovery would settle on: the record after if the head's content already
+/// holds the new bytes (contents are written in folder order, so the first one tells),
+/// else the record before (`None` for a file being created). A removal in flight shows
+/// the file until its content is gone. A file of a transaction follows its journal.
 fn visible(storage: &dyn Storage, record: FileRecord) -> Result<Option<FileRecord>> {
     let Some(pending) = &record.pending else {
         return Ok(Some(record));
     };
+    // A file of a transaction is as its transaction is: committed exactly when the
+    // journal exists, whichever of its files' keys have been written yet.
+    if let Some(journal) = &pending.transaction {
+        let committed = storage.file_exists(journal)?;
+        return Ok(match (committed, pending.removes) {
+            (true, true) => None,
+            (true, false) => Some(record),
+            (false, _) => pending.previous.as_deref().cloned(),
+        });
+    }
     let reader = Reader {
         storage,
         config: &record.head.config,
         expected: Some(&record.head.metadata),
-        before: None,
+        staged: None,
     };
     let landed = match reader.first_content()? {
         None => false,
@@ -708,8 +830,10 @@ struct Reader<'a> {
     /// The metadata each folder should have (from the record), or `None` to read the
     /// metadata keys.
     expected: Option<&'a [Option<FileMetadata>]>,
-    /// The record before a commit in flight, whose content is as good as the new one.
-    before: Option<&'a FileRecord>,
+    /// A commit in flight whose transaction may have staged the new contents: a
+    /// committed transaction's content is read from its staged copy until it is copied
+    /// into place.
+    staged: Option<&'a crate::Pending>,
 }
 
 fn matches(meta: &FileMetadata, bytes: &[u8]) -> bool {
@@ -759,10 +883,50 @@ impl Reader<'_> {
 
     fn bytes(&self) -> Result<Option<Vec<u8>>> {
         let Some((i, bytes)) = self.first_content()? else {
+            return self.staged_content(None);
+        };
+        match self.check(i, &bytes) {
+            Ok(()) => Ok(Some(bytes)),
+            Err(e) => match self.staged_content(Some(i))? {
+                Some(staged) => Ok(Some(staged)),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// The staged copy of folder `i`'s content (the first folder with one for `None`),
+    /// when a committed transaction has not copied it into place yet and it holds what
+    /// the record expects.
+    fn staged_content(&self, i: Option<usize>) -> Result<Option<Vec<u8>>> {
+        let Some(pending) = self.staged.filter(|p| p.transaction.is_some()) else {
             return Ok(None);
         };
-        self.check(i, &bytes)?;
-        Ok(Some(bytes))
+        for (n, folder) in self.config.folders().into_iter().enumerate() {
+            if i.is_some_and(|i| i != n) {
+                continue;
+            }
+            let key = self.keys(folder)?.content;
+            let staged = pending.writes.iter().find_map(|w| match w {
+                crate::IntentWrite::Content {
+                    key: k,
+                    staged: Some(s),
+                    ..
+                } if *k == key => Some(s),
+                _ => None,
+            });
+            let Some(staged) = staged else { continue };
+            let Some(bytes) = self.storage.file_bytes(staged)? else {
+                continue;
+            };
+            let expected = self
+                .expected
+                .and_then(|e| e.get(n))
+                .and_then(Option::as_ref);
+            if expected.is_none_or(|m| matches(m, &bytes)) {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
     }
 
     /// Checks folder `i`'s content against its metadata.
@@ -781,19 +945,17 @@ impl Reader<'_> {
         {
             return Ok(());
         }
-        if let Some(before) = self.before
-            && let Some(meta) = before.head.metadata_of(folder)
-            && matches(meta, bytes)
-        {
-            return Ok(());
-        }
         let stored = plan::read_metadata(
             self.storage,
             folder,
             &self.config.file_id,
             &self.config.file_type,
         )?;
-        if stored.as_ref().is_some_and(|m| matches(m, bytes)) {
+        // Content and metadata saved together by another writer (the record is then
+        // behind them) is good content — unless the record carries a commit in flight,
+        // whose new state is what is being read: then old content beside its old
+        // metadata is the commit not applied yet, not good content.
+        if self.staged.is_none() && stored.as_ref().is_some_and(|m| matches(m, bytes)) {
             return Ok(());
         }
         if self.expected.is_none() {

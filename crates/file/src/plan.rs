@@ -53,13 +53,26 @@ pub(crate) fn commit_one<'a>(
     storage: &dyn Storage,
     clock: &dyn Clock,
     id: &FileId,
+    plan: impl FnMut(Option<&FileRecord>, usize) -> Result<Option<Change<'a>>>,
+) -> Result<Option<FileRecord>> {
+    commit_one_from(storage, clock, id, None, plan)
+}
+
+/// [`commit_one`], first planned on a record the caller just read (settled, with its
+/// version): one read fewer when nobody wrote the file in between.
+pub(crate) fn commit_one_from<'a>(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    id: &FileId,
+    known: Option<commit::Read>,
     mut plan: impl FnMut(Option<&FileRecord>, usize) -> Result<Option<Change<'a>>>,
 ) -> Result<Option<FileRecord>> {
     let mut unchanged: Option<FileRecord> = None;
-    let after = commit::commit(
+    let after = commit::commit_from(
         storage,
         clock,
         std::slice::from_ref(id),
+        known.map(|k| vec![k]),
         |records, attempt| {
             let before = records.first().and_then(Option::as_ref);
             match plan(before, attempt)? {

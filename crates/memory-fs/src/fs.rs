@@ -150,6 +150,21 @@ impl MemoryFs {
         Ok(keys)
     }
 
+    /// The physical keys [`keys`](Self::keys) lists, each with the size of its value
+    /// in bytes (a key removed meanwhile is left out). Reads every value.
+    ///
+    /// # Errors
+    /// As [`keys`](Self::keys).
+    pub fn key_sizes(&self, prefix: Option<&str>, reserved: bool) -> Result<Vec<(SafePath, u64)>> {
+        let mut sized = Vec::new();
+        for key in self.keys(prefix, reserved)? {
+            if let Some(bytes) = self.storage.file_bytes(&key)? {
+                sized.push((key, bytes.len() as u64));
+            }
+        }
+        Ok(sized)
+    }
+
     /// Runs `build` on a fresh [`Transaction`], then commits it: every save, edit and
     /// delete it holds applies, or none does. Returns what `build` returned.
     ///

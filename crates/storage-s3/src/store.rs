@@ -291,6 +291,32 @@ impl Inner {
             .await?)
     }
 
+    /// Every object below `location` (everything for `None`) with its `ETag`, from the
+    /// listing alone.
+    async fn list_versions_below(
+        &self,
+        location: Option<&Path>,
+    ) -> Result<Vec<(Path, String)>, S3Error> {
+        let root = self.root_path();
+        let at = location.unwrap_or(&root);
+        let at = (at.as_ref() != "").then_some(at);
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(at).try_collect().await?;
+        let mut listed = Vec::with_capacity(metas.len());
+        for meta in metas {
+            match meta.e_tag {
+                Some(e_tag) => listed.push((meta.location, e_tag)),
+                // A server whose listings leave tags out: one HEAD for the object (gone
+                // since it was listed: left out).
+                None => {
+                    if let Some(e_tag) = self.e_tag(&meta.location).await? {
+                        listed.push((meta.location, e_tag));
+                    }
+                }
+            }
+        }
+        Ok(listed)
+    }
+
     /// Whether an object exists at `location`.
     async fn exists(&self, location: &Path) -> Result<bool, S3Error> {
         match self.store.head(location).await {
@@ -601,6 +627,7 @@ impl Storage for S3Storage {
             .with_conditional_write(self.inner.config.conditional_write)
             .with_nested_keys(self.inner.config.nested_keys)
             .with_persistent(true)
+            .with_listed_versions(true)
     }
 
     fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
@@ -685,6 +712,38 @@ impl Storage for S3Storage {
                 }
                 keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
                 keys.dedup();
+                Ok(keys)
+            })
+        })
+    }
+
+    /// One listing (a request per thousand keys): S3 listings carry each object's
+    /// `ETag`, the version [`file_get`](Storage::file_get) hands out.
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        let owned = prefix.cloned();
+        self.request(prefix, move |inner| -> BoxFuture<_> {
+            Box::pin(async move {
+                let mut listed = match &owned {
+                    None => inner.list_versions_below(None).await?,
+                    Some(key) => {
+                        let location = inner.location(key);
+                        let mut below = inner.list_versions_below(Some(&location)).await?;
+                        if (below.is_empty() || inner.config.nested_keys)
+                            && let Some(e_tag) = inner.e_tag(&location).await?
+                        {
+                            below.push((location, e_tag));
+                        }
+                        below
+                    }
+                };
+                let mut keys = Vec::with_capacity(listed.len());
+                for (location, e_tag) in listed.drain(..) {
+                    if let Some(key) = inner.key_of(&location)? {
+                        keys.push((key, Version::new(e_tag)));
+                    }
+                }
+                keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+                keys.dedup_by(|a, b| a.0 == b.0);
                 Ok(keys)
             })
         })
@@ -810,6 +869,23 @@ impl Storage for S3Storage {
                 let count = existing.len();
                 inner.delete_all(existing).await?;
                 Ok(count)
+            })
+        })
+    }
+
+    /// One `DeleteObjects` request per 1,000 keys, with no look first: S3 deletes a
+    /// missing key without complaint.
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        let keys: Vec<SafePath> = paths
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        self.request(None, move |inner| -> BoxFuture<_> {
+            Box::pin(async move {
+                let locations = keys.iter().map(|k| inner.location(k)).collect();
+                inner.delete_all(locations).await
             })
         })
     }

@@ -225,10 +225,37 @@ fn the_plain_test_server_declares_no_conditional_writes() {
         testkit::apply_batches,
         testkit::create_if_absent,
         testkit::copies,
+        // Its listings carry no ETags: one HEAD per listed key instead.
+        testkit::listed_versions,
     ] {
         store.clear().expect("clear");
         case(&store);
     }
+}
+
+/// A listing with versions is one `ListObjectsV2` request per thousand keys: the
+/// versions are the listed `ETag`s, the very ones a `GET` hands out.
+#[test]
+fn versions_come_with_the_listing() {
+    let server = TestServer::start().expect("server");
+    let store = S3Storage::new(server.config()).expect("store");
+    for i in 0..1500 {
+        store
+            .file_save(&key(&format!("lv/{i:04}")), format!("{i}").as_bytes())
+            .expect("save");
+    }
+    server.reset_requests();
+    let listed = store.files_versions(Some(&key("lv"))).expect("list");
+    assert_eq!(listed.len(), 1500);
+    let counts = server.requests();
+    assert_eq!(
+        (counts.total(), counts.operation("ListObjectsV2")),
+        (2, 2),
+        "{counts}"
+    );
+    let (k, v) = &listed[1234];
+    assert_eq!(v.as_str(), md5_e_tag(b"1234"));
+    assert_eq!(&store.file_get(k).expect("get").expect("there").1, v);
 }
 
 /// The counter counts by operation and method, and starts over on reset.

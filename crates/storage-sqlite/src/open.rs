@@ -17,6 +17,10 @@ use crate::{Layout, SqliteConfig};
 /// keeps retrying while other processes set the file up.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How much of the database file is read through a memory map (SQLite's
+/// `mmap_size`): a store of this size or less is read with no copy per page.
+const MMAP_SIZE: u64 = 256 * 1024 * 1024;
+
 /// An opened, set-up database.
 pub(crate) struct Opened {
     pub(crate) conn: Connection,
@@ -157,6 +161,7 @@ fn set_up(
                 ),
             }));
         }
+        conn.execute_batch(&format!("PRAGMA mmap_size = {MMAP_SIZE};"))?;
         return Ok(layout);
     }
     // A database the Python package already wrote keeps its journal mode; one this
@@ -180,6 +185,10 @@ fn set_up(
         Layout::Native => NATIVE_SCHEMA,
         Layout::Python => PY_SCHEMA,
     };
-    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; {schema};"))?;
+    // Pages read through a memory map rather than copied by `read` (a lookup in a large
+    // store touches pages the page cache has not kept).
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA mmap_size = {MMAP_SIZE}; {schema};"
+    ))?;
     Ok(layout)
 }

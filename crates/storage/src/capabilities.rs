@@ -41,6 +41,9 @@ pub struct Capabilities {
     pub compressed: bool,
     /// Every change is recorded in the store's audit log by the audit layer.
     pub audited: bool,
+    /// [`files_versions`](crate::Storage::files_versions) answers from the listing
+    /// itself, reading no value (S3 listings carry every object's `ETag`).
+    pub listed_versions: bool,
 }
 
 impl Capabilities {
@@ -57,6 +60,7 @@ impl Capabilities {
             encrypted: false,
             compressed: false,
             audited: false,
+            listed_versions: false,
         }
     }
 
@@ -111,6 +115,12 @@ impl Capabilities {
     /// Sets [`audited`](Self::audited).
     pub const fn with_audited(mut self, yes: bool) -> Self {
         self.audited = yes;
+        self
+    }
+
+    /// Sets [`listed_versions`](Self::listed_versions).
+    pub const fn with_listed_versions(mut self, yes: bool) -> Self {
+        self.listed_versions = yes;
         self
     }
 }

@@ -210,6 +210,26 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         }
     }
 
+    /// Every key equal to or below `prefix`, as [`files_paths`](Storage::files_paths)
+    /// lists them, each with the [`Version`] [`file_get`](Storage::file_get) would hand
+    /// out for it (a key deleted while the listing runs is left out).
+    ///
+    /// The provided implementation reads every value; providers whose listings carry
+    /// versions (an S3 listing holds each object's `ETag`) answer from the listing and
+    /// say so with [`Capabilities::listed_versions`].
+    ///
+    /// # Errors
+    /// As [`files_paths`](Storage::files_paths) and [`file_get`](Storage::file_get).
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        let mut listed = Vec::new();
+        for path in self.files_paths(prefix)? {
+            if let Some((_, version)) = self.file_get(&path)? {
+                listed.push((path, version));
+            }
+        }
+        Ok(listed)
+    }
+
     /// Deletes every key in `paths`, whether or not it holds a value, without saying
     /// which did (so a provider need not look first: one bulk request on S3).
     ///
@@ -295,5 +315,8 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
         (**self).files_remove(paths)
+    }
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        (**self).files_versions(prefix)
     }
 }

@@ -636,6 +636,47 @@ pub fn copies(storage: &dyn Storage) {
     assert_eq!(load(storage, "copy/x"), None);
 }
 
+/// `files_versions` lists what `files_paths` lists, each key with the version
+/// `file_get` hands out, and a changed value shows a changed version.
+pub fn listed_versions(storage: &dyn Storage) {
+    save(storage, "lv/a", b"one");
+    save(storage, "lv/b/c", b"two");
+    save(storage, "lvx", b"not below lv");
+    let versions = |prefix: Option<&str>| {
+        storage
+            .files_versions(prefix.map(key).as_ref())
+            .expect("files_versions")
+    };
+    let expected = |prefix: Option<&str>| -> Vec<(SafePath, Version)> {
+        keys(storage, prefix)
+            .into_iter()
+            .map(|k| {
+                let k = key(&k);
+                let (_, version) = storage.file_get(&k).expect("get").expect("listed key");
+                (k, version)
+            })
+            .collect()
+    };
+    let before = versions(Some("lv"));
+    assert_eq!(
+        before.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["lv/a", "lv/b/c"]
+    );
+    assert_eq!(before, expected(Some("lv")));
+    assert_eq!(versions(None), expected(None));
+    save(storage, "lv/a", b"changed");
+    let after = versions(Some("lv"));
+    assert_eq!(after, expected(Some("lv")));
+    assert_ne!(after[0].1, before[0].1, "a new value lists a new version");
+    assert_eq!(after[1], before[1], "an unchanged value keeps its version");
+    assert_eq!(
+        versions(Some("lv/a")),
+        vec![after[0].clone()],
+        "a key lists itself"
+    );
+    assert!(versions(Some("lv/none")).is_empty());
+}
+
 /// One conformance case.
 pub type Case = fn(&dyn Storage);
 
@@ -660,6 +701,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("conditional_write_race", conditional_write_race),
     ("apply_batches", apply_batches),
     ("copies", copies),
+    ("listed_versions", listed_versions),
 ];
 
 /// Expands to one `#[test]` per conformance case, each on a fresh storage from `make`.
@@ -674,7 +716,7 @@ macro_rules! conformance_tests {
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             longest_keys many_keys prefix_listing nested_keys batches create_if_absent
             concurrent_writers clear text_and_json invalid_keys conditional_writes
-            conditional_write_race apply_batches copies);
+            conditional_write_race apply_batches copies listed_versions);
     };
     (@cases $make:expr; $($case:ident)*) => {
         $(
@@ -762,6 +804,12 @@ impl<S: Storage, G: Send + Sync + std::fmt::Debug> Storage for Guarded<S, G> {
     }
     fn files_remove(&self, paths: &[SafePath]) -> crate::Result<()> {
         self.storage.files_remove(paths)
+    }
+    fn files_versions(
+        &self,
+        prefix: Option<&SafePath>,
+    ) -> crate::Result<Vec<(SafePath, crate::Version)>> {
+        self.storage.files_versions(prefix)
     }
 }
 

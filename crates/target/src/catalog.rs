@@ -13,7 +13,7 @@ use memory_fs_file::{
     Transaction, is_reserved,
 };
 
-use crate::{Query, TargetCreate};
+use crate::{Query, TargetCreate, snapshot};
 
 /// Where records live (each `<RECORDS>/<id>`).
 const RECORDS: &str = ".memory-fs/files";
@@ -143,28 +143,58 @@ impl Catalog {
     /// # Errors
     /// Storage errors.
     pub fn query(&self, query: &Query) -> Result<Listing> {
-        let candidates = match query.posting_groups(self.clock.now_ms())? {
-            Some(groups) if self.has_postings() => self.posted(&groups)?,
-            _ => self.ids()?,
-        };
         let mut listing = Listing::default();
-        for id in candidates {
-            match self.get(&id) {
-                Ok(Some(file)) => {
-                    if query.matches(file.record()) {
-                        listing.files.push(file);
-                    }
+        match query.posting_groups(self.clock.now_ms())? {
+            Some(groups) if self.has_postings() => {
+                for id in self.posted(&groups)? {
+                    let file = self.get(&id);
+                    self.select(&mut listing, query, &id, file)?;
                 }
-                Ok(None) => {}
-                Err(e @ FileError::CorruptRecord { .. }) => {
-                    listing
-                        .unreadable
-                        .push((SafePath::new(format!("{RECORDS}/{id}"))?, e));
+            }
+            // Where listings carry versions, the records come from the listing snapshot
+            // (one value) wherever it holds them at their listed version.
+            _ if self.storage.capabilities().listed_versions => {
+                let records = SafePath::new(RECORDS)?;
+                for (id, file) in snapshot::files(&self.storage, &records)? {
+                    let file = file.map(|f| f.map(|f| f.with_clock(self.clock.clone())));
+                    self.select(&mut listing, query, &id, file)?;
                 }
-                Err(e) => return Err(e),
+            }
+            _ => {
+                for id in self.ids()? {
+                    let file = self.get(&id);
+                    self.select(&mut listing, query, &id, file)?;
+                }
             }
         }
         Ok(listing)
+    }
+
+    /// Adds `file` (the file `id` as read) to `listing` if `query` selects it; an
+    /// unreadable record is listed as such, any other error stops the query.
+    fn select(
+        &self,
+        listing: &mut Listing,
+        query: &Query,
+        id: &FileId,
+        file: Result<Option<File>>,
+    ) -> Result<()> {
+        match file {
+            Ok(Some(file)) => {
+                if query.matches(file.record()) {
+                    listing.files.push(file);
+                }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e @ FileError::CorruptRecord { .. }) => {
+                listing
+                    .unreadable
+                    .push((SafePath::new(format!("{RECORDS}/{id}"))?, e));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The ids every group of posting prefixes names (a union within a group, an
@@ -435,7 +465,7 @@ impl Catalog {
                     format!("an index posting of {:?}, which has no record", id.as_str()),
                 ));
             }
-        } else if !text.starts_with(RECORDS) {
+        } else if !text.starts_with(RECORDS) && text != snapshot::SNAPSHOT {
             report
                 .problems
                 .push(problem(key, "an unknown key under .memory-fs/"));

@@ -6,6 +6,7 @@
 mod catalog;
 mod project;
 mod query;
+mod snapshot;
 mod target;
 
 pub use catalog::{Catalog, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport};

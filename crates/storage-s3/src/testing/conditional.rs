@@ -8,6 +8,9 @@
 //! Here every write to an object takes a lock: plain writes share it, a conditional
 //! write holds it alone from its check to the end of its write. Reads take no lock;
 //! `s3s-fs` replaces an object's file by renaming a complete new one over it.
+//!
+//! Listings carry each object's `ETag`, as S3, MinIO and moto's do (`s3s-fs` leaves it
+//! out): the layer fills it in from the object itself.
 
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
@@ -174,7 +177,6 @@ s3_impl! {
         head_object(HeadObjectInput) -> HeadObjectOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         list_objects(ListObjectsInput) -> ListObjectsOutput;
-        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
@@ -185,6 +187,38 @@ s3_impl! {
         copy_object(CopyObjectInput) -> CopyObjectOutput;
         delete_object(DeleteObjectInput) -> DeleteObjectOutput;
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let bucket = req.input.bucket.clone();
+        let probe = S3Request {
+            input: (),
+            method: req.method.clone(),
+            uri: req.uri.clone(),
+            headers: http::HeaderMap::new(),
+            extensions: http::Extensions::new(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
+            trailing_headers: None,
+        };
+        let mut listed = self.inner.list_objects_v2(req).await?;
+        for object in listed.output.contents.iter_mut().flatten() {
+            if object.e_tag.is_some() {
+                continue;
+            }
+            let Some(key) = object.key.as_deref() else {
+                continue;
+            };
+            // An object removed since it was listed keeps no tag.
+            if let Some(tag) = self.current(&probe, &bucket, key).await? {
+                object.e_tag = Some(s3s::dto::ETag::Strong(tag));
+            }
+        }
+        Ok(listed)
     }
 
     async fn put_object(
@@ -200,7 +234,15 @@ s3_impl! {
         let current = self
             .current(&req, &req.input.bucket, &req.input.key)
             .await?;
-        conditions.hold(current.as_deref())?;
+        if let Err(refused) = conditions.hold(current.as_deref()) {
+            // Read the body the client is sending before answering, as S3 does, so the
+            // connection stays usable for the client's next request.
+            if let Some(mut body) = req.input.body.take() {
+                use futures::StreamExt as _;
+                while let Some(Ok(_)) = body.next().await {}
+            }
+            return Err(refused);
+        }
         // Decided here; the inner server must not decide again on its own.
         req.input.if_match = None;
         req.input.if_none_match = None;

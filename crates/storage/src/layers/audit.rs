@@ -860,6 +860,14 @@ impl<S: Storage> Storage for Audited<S> {
         Ok(keys)
     }
 
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        let mut listed = self.inner.files_versions(prefix)?;
+        if !prefix.is_some_and(is_audit_key) {
+            listed.retain(|(k, _)| !is_marker(k) && !is_audit_key(k));
+        }
+        Ok(listed)
+    }
+
     fn clear(&self) -> Result<()> {
         // The log outlives a clear: every user key is deleted, and the clear recorded.
         self.marker.ensure(&*self.inner)?;

@@ -280,6 +280,13 @@ impl<S: Storage> Storage for Compressed<S> {
         Ok(without_markers(self.inner.files_paths(prefix)?))
     }
 
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        // Keys are unchanged and versions are the inner store's (as `file_get` says).
+        let mut listed = self.inner.files_versions(prefix)?;
+        listed.retain(|(p, _)| !is_marker(p));
+        Ok(listed)
+    }
+
     fn clear(&self) -> Result<()> {
         self.inner.clear()?;
         self.marker.reset();

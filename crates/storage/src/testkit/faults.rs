@@ -115,6 +115,10 @@ impl<S: Storage> Storage for Faulty<S> {
         self.read(prefix)?;
         self.inner.files_paths(prefix)
     }
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        self.read(prefix)?;
+        self.inner.files_versions(prefix)
+    }
     fn clear(&self) -> Result<()> {
         self.write(None)?;
         self.inner.clear()
@@ -308,6 +312,21 @@ impl<S: Storage> Storage for Counting<S> {
     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
         bump(&self.lists, 1);
         self.inner.files_paths(prefix)
+    }
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        if !self.inner.capabilities().listed_versions {
+            // The provided implementation, through this wrapper so that its listing
+            // and its read of every value are counted.
+            let mut listed = Vec::new();
+            for path in self.files_paths(prefix)? {
+                if let Some((_, version)) = self.file_get(&path)? {
+                    listed.push((path, version));
+                }
+            }
+            return Ok(listed);
+        }
+        bump(&self.lists, 1);
+        self.inner.files_versions(prefix)
     }
     fn clear(&self) -> Result<()> {
         bump(&self.clears, 1);
