@@ -291,6 +291,53 @@ impl Inner {
             .await?)
     }
 
+    /// The keys equal to or below `prefix` (all keys for `None`), sorted, each with its
+    /// `ETag` when `tagged`.
+    async fn listing(
+        &self,
+        prefix: Option<&SafePath>,
+        tagged: bool,
+    ) -> Result<Vec<(SafePath, Option<String>)>, S3Error> {
+        let below = |at: Option<Path>| async move {
+            if tagged {
+                let listed = self.list_versions_below(at.as_ref()).await?;
+                Ok::<_, S3Error>(listed.into_iter().map(|(l, t)| (l, Some(t))).collect())
+            } else {
+                let listed = self.list_below(at.as_ref()).await?;
+                Ok(listed.into_iter().map(|l| (l, None)).collect::<Vec<_>>())
+            }
+        };
+        let mut located = match prefix {
+            None => below(None).await?,
+            Some(key) => {
+                // S3 lists below `key/`; the key itself is one HEAD away.
+                let location = self.location(key);
+                let mut found = below(Some(location.clone())).await?;
+                // On a tree-shaped server a key with keys below it is a directory,
+                // never a value, so the HEAD is not needed.
+                if found.is_empty() || self.config.nested_keys {
+                    if tagged {
+                        if let Some(e_tag) = self.e_tag(&location).await? {
+                            found.push((location, Some(e_tag)));
+                        }
+                    } else if self.exists(&location).await? {
+                        found.push((location, None));
+                    }
+                }
+                found
+            }
+        };
+        let mut keys = Vec::with_capacity(located.len());
+        for (location, e_tag) in located.drain(..) {
+            if let Some(key) = self.key_of(&location)? {
+                keys.push((key, e_tag));
+            }
+        }
+        keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        keys.dedup_by(|a, b| a.0 == b.0);
+        Ok(keys)
+    }
+
     /// Every object below `location` (everything for `None`) with its `ETag`, from the
     /// listing alone.
     async fn list_versions_below(
@@ -688,65 +735,23 @@ impl Storage for S3Storage {
 
     fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
         let owned = prefix.cloned();
-        self.request(prefix, move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let mut locations = match &owned {
-                    None => inner.list_below(None).await?,
-                    Some(key) => {
-                        // S3 lists below `key/`; the key itself is one HEAD away.
-                        let location = inner.location(key);
-                        let mut below = inner.list_below(Some(&location)).await?;
-                        // On a tree-shaped server a key with keys below it is a
-                        // directory, never a value, so the HEAD is not needed.
-                        if (below.is_empty() || inner.config.nested_keys)
-                            && inner.exists(&location).await?
-                        {
-                            below.push(location);
-                        }
-                        below
-                    }
-                };
-                let mut keys = Vec::with_capacity(locations.len());
-                for location in locations.drain(..) {
-                    keys.extend(inner.key_of(&location)?);
-                }
-                keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-                keys.dedup();
-                Ok(keys)
-            })
-        })
+        let listed = self.request(prefix, move |inner| -> BoxFuture<_> {
+            Box::pin(async move { inner.listing(owned.as_ref(), false).await })
+        })?;
+        Ok(listed.into_iter().map(|(key, _)| key).collect())
     }
 
     /// One listing (a request per thousand keys): S3 listings carry each object's
     /// `ETag`, the version [`file_get`](Storage::file_get) hands out.
     fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
         let owned = prefix.cloned();
-        self.request(prefix, move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let mut listed = match &owned {
-                    None => inner.list_versions_below(None).await?,
-                    Some(key) => {
-                        let location = inner.location(key);
-                        let mut below = inner.list_versions_below(Some(&location)).await?;
-                        if (below.is_empty() || inner.config.nested_keys)
-                            && let Some(e_tag) = inner.e_tag(&location).await?
-                        {
-                            below.push((location, e_tag));
-                        }
-                        below
-                    }
-                };
-                let mut keys = Vec::with_capacity(listed.len());
-                for (location, e_tag) in listed.drain(..) {
-                    if let Some(key) = inner.key_of(&location)? {
-                        keys.push((key, Version::new(e_tag)));
-                    }
-                }
-                keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-                keys.dedup_by(|a, b| a.0 == b.0);
-                Ok(keys)
-            })
-        })
+        let listed = self.request(prefix, move |inner| -> BoxFuture<_> {
+            Box::pin(async move { inner.listing(owned.as_ref(), true).await })
+        })?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|(key, e_tag)| e_tag.map(|t| (key, Version::new(t))))
+            .collect())
     }
 
     fn clear(&self) -> Result<()> {

@@ -6,8 +6,13 @@
 //! `s3s-fs` 0.14.1 looks at those headers, but checks and then writes with other
 //! requests free to run in between, so two racing conditional writers can both win.
 //! Here every write to an object takes a lock: plain writes share it, a conditional
-//! write holds it alone from its check to the end of its write. Reads take no lock;
-//! `s3s-fs` replaces an object's file by renaming a complete new one over it.
+//! write holds it alone from its check to the end of its write.
+//!
+//! `s3s-fs` keeps an object's `ETag` in a file beside its content and replaces the two
+//! one after the other, so a read between them would pair the old content with the new
+//! `ETag` (and a conditional write from that read would overwrite a newer value). Here
+//! each object has a lock: reads of it share it, writes to it hold it alone, so a read
+//! sees a content and its own `ETag`.
 //!
 //! Listings carry each object's `ETag`, as S3, MinIO and moto's do (`s3s-fs` leaves it
 //! out): the layer fills it in from the object itself.
@@ -23,31 +28,70 @@ use s3s::dto::{
     ListObjectsV2Output, ListPartsInput, ListPartsOutput, PutObjectInput, PutObjectOutput,
     UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
-use tokio::sync::RwLock;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 /// `s3s-fs` with conditional writes checked and applied atomically.
 pub(crate) struct Conditional {
     inner: s3s_fs::FileSystem,
     /// Shared by plain writes, held alone by a conditional one.
     writes: RwLock<()>,
+    /// One lock per object (by bucket and key): shared by its reads, held alone by a
+    /// write to it.
+    objects: Mutex<HashMap<ObjectName, Arc<RwLock<()>>>>,
 }
+
+/// An object by bucket and key.
+type ObjectName = (String, String);
 
 impl Conditional {
     pub(crate) fn new(inner: s3s_fs::FileSystem) -> Self {
         Self {
             inner,
             writes: RwLock::new(()),
+            objects: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The current `ETag` of `bucket/key`, or `None` when there is no such object.
-    async fn current<T>(
+    fn object(&self, bucket: &str, key: &str) -> Arc<RwLock<()>> {
+        let mut objects = self
+            .objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        objects
+            .entry((bucket.to_owned(), key.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Reading `bucket/key`: no write to it runs meanwhile.
+    async fn reading(&self, bucket: &str, key: &str) -> OwnedRwLockReadGuard<()> {
+        self.object(bucket, key).read_owned().await
+    }
+
+    /// Writing `bucket/keys`: nothing else reads or writes them meanwhile (locked in
+    /// key order, so two writers of several keys cannot wait on each other).
+    async fn writing<'k>(
         &self,
-        req: &S3Request<T>,
         bucket: &str,
-        key: &str,
-    ) -> S3Result<Option<String>> {
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Vec<OwnedRwLockWriteGuard<()>> {
+        let mut keys: Vec<&str> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut held = Vec::with_capacity(keys.len());
+        for key in keys {
+            held.push(self.object(bucket, key).write_owned().await);
+        }
+        held
+    }
+
+    /// The current `ETag` of `bucket/key`, or `None` when there is no such object; the
+    /// `HEAD` is sent as `caller` (the request being served).
+    async fn current(&self, caller: &Caller, bucket: &str, key: &str) -> S3Result<Option<String>> {
         let head = S3Request {
             input: HeadObjectInput {
                 bucket: bucket.to_owned(),
@@ -55,12 +99,12 @@ impl Conditional {
                 ..HeadObjectInput::default()
             },
             method: http::Method::HEAD,
-            uri: req.uri.clone(),
+            uri: caller.uri.clone(),
             headers: http::HeaderMap::new(),
             extensions: http::Extensions::new(),
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
+            credentials: caller.credentials.clone(),
+            region: caller.region.clone(),
+            service: caller.service.clone(),
             trailing_headers: None,
         };
         match self.inner.head_object(head).await {
@@ -74,6 +118,25 @@ impl Conditional {
             // No object there.
             Err(e) if matches!(e.code(), S3ErrorCode::NoSuchKey) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Who sent the request being served, for the requests the layer sends on its behalf.
+struct Caller {
+    uri: http::Uri,
+    credentials: Option<s3s::auth::Credentials>,
+    region: Option<s3s::region::Region>,
+    service: Option<String>,
+}
+
+impl Caller {
+    fn of<T>(req: &S3Request<T>) -> Self {
+        Self {
+            uri: req.uri.clone(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
         }
     }
 }
@@ -140,13 +203,12 @@ fn unquote(tag: &str) -> &str {
         .unwrap_or(tag)
 }
 
-/// The `S3` implementation: operations that change nothing a condition looks at are
-/// forwarded; plain writes are forwarded holding the write lock shared; the rest is
-/// written out. (One macro emits the whole `impl`, so `async_trait` sees every method.)
+/// The `S3` implementation: operations on no object's content or `ETag` are
+/// forwarded; the rest is written out. (One macro emits the whole `impl`, so
+/// `async_trait` sees every method.)
 macro_rules! s3_impl {
     (
         forward { $($f:ident($fi:ty) -> $fo:ty;)* }
-        shared { $($w:ident($wi:ty) -> $wo:ty;)* }
         $($rest:tt)*
     ) => {
         #[async_trait::async_trait]
@@ -154,12 +216,6 @@ macro_rules! s3_impl {
             $(
                 async fn $f(&self, req: S3Request<$fi>) -> S3Result<S3Response<$fo>> {
                     self.inner.$f(req).await
-                }
-            )*
-            $(
-                async fn $w(&self, req: S3Request<$wi>) -> S3Result<S3Response<$wo>> {
-                    let _shared = self.writes.read().await;
-                    self.inner.$w(req).await
                 }
             )*
             $($rest)*
@@ -172,9 +228,7 @@ s3_impl! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        get_object(GetObjectInput) -> GetObjectOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
-        head_object(HeadObjectInput) -> HeadObjectOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         list_objects(ListObjectsInput) -> ListObjectsOutput;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
@@ -183,10 +237,62 @@ s3_impl! {
         list_parts(ListPartsInput) -> ListPartsOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     }
-    shared {
-        copy_object(CopyObjectInput) -> CopyObjectOutput;
-        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        // The content is opened and its ETag read under the lock; the body then streams
+        // from the opened file, which a later write replaces rather than changes.
+        let _reading = self.reading(&req.input.bucket, &req.input.key).await;
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let _reading = self.reading(&req.input.bucket, &req.input.key).await;
+        self.inner.head_object(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let _shared = self.writes.read().await;
+        let _writing = self
+            .writing(&req.input.bucket, [req.input.key.as_str()])
+            .await;
+        self.inner.copy_object(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let _shared = self.writes.read().await;
+        let _writing = self
+            .writing(&req.input.bucket, [req.input.key.as_str()])
+            .await;
+        self.inner.delete_object(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let _shared = self.writes.read().await;
+        let bucket = req.input.bucket.clone();
+        let keys: Vec<String> = req
+            .input
+            .delete
+            .objects
+            .iter()
+            .map(|o| o.key.clone())
+            .collect();
+        let _writing = self.writing(&bucket, keys.iter().map(String::as_str)).await;
+        self.inner.delete_objects(req).await
     }
 
     async fn list_objects_v2(
@@ -194,17 +300,7 @@ s3_impl! {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let bucket = req.input.bucket.clone();
-        let probe = S3Request {
-            input: (),
-            method: req.method.clone(),
-            uri: req.uri.clone(),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
-            trailing_headers: None,
-        };
+        let caller = Caller::of(&req);
         let mut listed = self.inner.list_objects_v2(req).await?;
         for object in listed.output.contents.iter_mut().flatten() {
             if object.e_tag.is_some() {
@@ -214,7 +310,8 @@ s3_impl! {
                 continue;
             };
             // An object removed since it was listed keeps no tag.
-            if let Some(tag) = self.current(&probe, &bucket, key).await? {
+            let _reading = self.reading(&bucket, key).await;
+            if let Some(tag) = self.current(&caller, &bucket, key).await? {
                 object.e_tag = Some(s3s::dto::ETag::Strong(tag));
             }
         }
@@ -226,13 +323,16 @@ s3_impl! {
         mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let conditions = Conditions::of(&req.headers)?;
+        let object = self.object(&req.input.bucket, &req.input.key);
         if !conditions.any() {
             let _shared = self.writes.read().await;
+            let _writing = object.write_owned().await;
             return self.inner.put_object(req).await;
         }
         let _alone = self.writes.write().await;
+        let _writing = object.write_owned().await;
         let current = self
-            .current(&req, &req.input.bucket, &req.input.key)
+            .current(&Caller::of(&req), &req.input.bucket, &req.input.key)
             .await?;
         if let Err(refused) = conditions.hold(current.as_deref()) {
             // Read the body the client is sending before answering, as S3 does, so the
@@ -254,13 +354,16 @@ s3_impl! {
         mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let conditions = Conditions::of(&req.headers)?;
+        let object = self.object(&req.input.bucket, &req.input.key);
         if !conditions.any() {
             let _shared = self.writes.read().await;
+            let _writing = object.write_owned().await;
             return self.inner.complete_multipart_upload(req).await;
         }
         let _alone = self.writes.write().await;
+        let _writing = object.write_owned().await;
         let current = self
-            .current(&req, &req.input.bucket, &req.input.key)
+            .current(&Caller::of(&req), &req.input.bucket, &req.input.key)
             .await?;
         conditions.hold(current.as_deref())?;
         req.input.if_match = None;
