@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Code};
 use crate::{
-    Cli, Command, CpArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs, SaveArgs,
-    VerifyArgs, output,
+    Cli, Command, CpArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs, RestoreArgs,
+    SaveArgs, VerifyArgs, output,
 };
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
@@ -30,6 +30,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Rm(args) => rm(cli, &args.id),
         Command::Cp(args) => cp(cli, args),
         Command::Verify(args) => verify(cli, args),
+        Command::Restore(args) => restore(cli, args),
         Command::Reindex => reindex(cli),
         Command::Rekey(args) => rekey(cli, args),
         Command::Log(args) => log(cli, args),
@@ -676,6 +677,9 @@ fn cp(cli: &Cli, args: &CpArgs) -> Result {
 // ----- verify, reindex ------------------------------------------------------------------------
 
 fn verify(cli: &Cli, args: &VerifyArgs) -> Result {
+    if args.chain {
+        return verify_chains(cli);
+    }
     let fs = cli.open()?;
     let mut repaired: Vec<String> = Vec::new();
     if let Some(id) = &args.repair {
@@ -716,6 +720,55 @@ fn verify(cli: &Cli, args: &VerifyArgs) -> Result {
             format!("{} problems found", report.problems.len()),
         )
         .hint("`memory-fs reindex` adds files another program wrote; `memory-fs verify --repair ID` re-hashes a file whose content is right"))
+    }
+}
+
+fn verify_chains(cli: &Cli) -> Result {
+    let fs = cli.open()?;
+    let report = fs.verify_chains()?;
+    if cli.json {
+        output::json(&json!({
+            "files": report.files,
+            "versions": report.versions,
+            "problems": report.problems.iter().map(|p| json!({
+                "id": p.id.as_str(),
+                "version": p.version,
+                "fault": p.fault.to_string(),
+                "detail": p.detail,
+            })).collect::<Vec<_>>(),
+            "unreadable": report.unreadable.iter().map(|(id, why)| json!({"id": id.as_str(), "problem": why})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for p in &report.problems {
+            output::line(&format!("BAD  {p}"))?;
+        }
+        for (id, why) in &report.unreadable {
+            output::line(&format!("BAD  {}: {why}", id.as_str()))?;
+        }
+        output::line(&format!(
+            "checked {} versioned files ({} versions): {} problems",
+            report.files,
+            report.versions,
+            report.problems.len() + report.unreadable.len()
+        ))?;
+    }
+    let bad = report.problems.len() + report.unreadable.len();
+    if bad == 0 {
+        Ok(())
+    } else {
+        Err(CliError::new(Code::Integrity, format!("{bad} problems found in version chains"))
+            .hint("`memory-fs versions ID` lists a file's versions; `memory-fs load ID --version N` reads one"))
+    }
+}
+
+fn restore(cli: &Cli, args: &RestoreArgs) -> Result {
+    let fs = cli.open()?;
+    let file = fs.restore(&args.id, args.version)?;
+    let now = file.versions().last().copied().unwrap_or(0);
+    if cli.json {
+        output::json(&json!({"id": args.id, "restored": args.version, "version": now}))
+    } else {
+        output::line(&format!("restored {} v{} as v{now}", args.id, args.version))
     }
 }
 

@@ -74,6 +74,8 @@ enum Command {
     Cp(CpArgs),
     /// Check every file and key: hashes, configs, orphans, files the index does not know.
     Verify(VerifyArgs),
+    /// Save an old version of a logical file again as its newest version.
+    Restore(RestoreArgs),
     /// Rebuild the index from the configs (after another program, such as the Python
     /// package, wrote files).
     Reindex,
@@ -200,8 +202,32 @@ struct VerifyArgs {
     prefix: Option<String>,
     /// First re-hash file ID, making its stored content authoritative (after another
     /// program rewrote it without its metadata, as the Python package's update() does).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "chain")]
     repair: Option<String>,
+    /// Walk the version chain of every versioned file instead: report a missing,
+    /// reordered or altered version by id and version.
+    #[arg(long, conflicts_with = "prefix")]
+    chain: bool,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// The file id.
+    id: String,
+    /// The version to save again: vN or N (see `versions`).
+    #[arg(value_parser = parse_version, value_name = "vN")]
+    version: u32,
+}
+
+/// A version number as `v3` or `3`.
+fn parse_version(s: &str) -> std::result::Result<u32, String> {
+    let digits = s.strip_prefix('v').unwrap_or(s);
+    match digits.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a version: write vN or N, with N from 1 (see `memory-fs versions ID`)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -87,6 +87,16 @@ pub enum FileError {
         /// The id asked for.
         id: String,
     },
+    /// The file holds no such version.
+    #[error("file {id:?} holds no version {version} (versions: {held})")]
+    NoVersion {
+        /// The file.
+        id: String,
+        /// The version asked for.
+        version: u32,
+        /// The versions it holds, as `1-3, 5`.
+        held: String,
+    },
     /// Another process is committing a change to the file and did not finish in time.
     #[error("file {id:?} is being changed by process {pid} since {since_ms} ms; try again")]
     Busy {

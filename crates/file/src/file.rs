@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::commit;
 use crate::content::{saved_bytes, stored_json};
+use crate::history;
 use crate::layout::{self, FolderKeys, version_of};
 use crate::plan::{self, Create};
 use crate::{
@@ -481,6 +482,36 @@ impl File {
         Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
     }
 
+    /// Saves version `n` again as a new version (history is never rewritten): its
+    /// stored bytes, checked against its metadata, go through the same commit as a
+    /// [`resave`](Self::resave), tags and user data carried from the last save.
+    /// Returns the file after.
+    ///
+    /// # Errors
+    /// [`FileError::NoVersion`] when the file holds no version `n`; a version whose
+    /// content disagrees with its metadata is not restored
+    /// ([`FileError::HashMismatch`], [`FileError::StaleMetadata`]); as
+    /// [`File::save`].
+    pub fn restore(&self, n: u32) -> Result<Self> {
+        let no_version = || FileError::NoVersion {
+            id: self.id().to_string(),
+            version: n,
+            held: history::ranges(&self.versions()),
+        };
+        let version = self.version(n)?.ok_or_else(no_version)?;
+        let stored = version.bytes()?.ok_or_else(no_version)?;
+        let spec = plan::same_placement(&self.record);
+        let (storage, clock) = (&*self.storage, &*self.clock);
+        let record = plan::commit_one_from(
+            storage,
+            clock,
+            spec.id(),
+            self.known(),
+            |before, attempt| plan::save(storage, clock, before, &spec, &stored, attempt, None),
+        )?;
+        Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
+    }
+
     /// Replaces the user data in the metadata of the last save's folders.
     ///
     /// # Errors
@@ -582,6 +613,18 @@ impl File {
     /// Storage errors (problems with the file itself are reported, not raised).
     pub fn verify(&self) -> Result<Vec<Problem>> {
         plan::verify(&*self.storage, &self.record)
+    }
+
+    /// Walks the file's versions oldest first and checks their chain: each version's
+    /// content and metadata are there and agree, its `previous_version_path` names the
+    /// version before it, and its SHA-256 chain hash continues that version's. Reports
+    /// a missing, reordered or altered version by version; empty for a sound chain (and
+    /// for a file without versions). Reads two keys a version.
+    ///
+    /// # Errors
+    /// Storage errors (faults of the chain are reported, not raised).
+    pub fn verify_chain(&self) -> Result<Vec<crate::ChainProblem>> {
+        history::verify_chain(&*self.storage, &self.record)
     }
 
     /// Re-hashes the file's contents and rewrites metadata that does not describe

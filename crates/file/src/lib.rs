@@ -9,6 +9,7 @@ mod error;
 mod file;
 mod file_type;
 mod handlers;
+mod history;
 mod id;
 pub mod index;
 mod layout;
@@ -28,6 +29,7 @@ pub use file::{
 };
 pub use file_type::{Encoding, FileType, Serialization};
 pub use handlers::{HandlerKind, PathHandler};
+pub use history::{ChainFault, ChainProblem};
 pub use id::{FileId, MAX_FILE_ID_LEN};
 pub use layout::{FolderKeys, RESERVED, is_reserved};
 pub use plan::Create;

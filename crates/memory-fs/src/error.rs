@@ -151,7 +151,7 @@ impl Error {
                 | FileError::HashMismatch { .. }
                 | FileError::StaleMetadata { .. } => ErrorKind::Integrity,
                 FileError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
-                FileError::NotFound { .. } => ErrorKind::NotFound,
+                FileError::NotFound { .. } | FileError::NoVersion { .. } => ErrorKind::NotFound,
                 FileError::Busy { .. } | FileError::Contended { .. } => ErrorKind::Busy,
                 FileError::Storage(s) => match s.kind() {
                     S::NotFound => ErrorKind::NotFound,

@@ -8,7 +8,9 @@ use memory_fs_target::file::{
     Clock, Content, Create as CreateWhat, DeleteReport, File, FileConfig, FileId, FileMetadata,
     FileSpec, Placed, SystemClock, Transaction, is_reserved, to_json,
 };
-use memory_fs_target::{Catalog, CopyReport, Listing, Query, ReindexReport, VerifyReport};
+use memory_fs_target::{
+    Catalog, ChainReport, CopyReport, Listing, Query, ReindexReport, VerifyReport,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -210,6 +212,25 @@ impl MemoryFs {
             .map(SafePath::new)
             .transpose()?;
         Ok(self.catalog().verify(prefix.as_ref())?)
+    }
+
+    /// Walks the version chain of every versioned file (see
+    /// [`Catalog::verify_chains`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn verify_chains(&self) -> Result<ChainReport> {
+        Ok(self.catalog().verify_chains()?)
+    }
+
+    /// Saves version `version` of file `id` again as its newest version (see
+    /// [`File::restore`]); returns the file after.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown id; [`FileError::NoVersion`](crate::FileError::NoVersion) (as
+    /// [`Error::File`]) for a version the file does not hold; as [`File::restore`].
+    pub fn restore(&self, id: &str, version: u32) -> Result<File> {
+        Ok(self.file(id)?.restore(version)?)
     }
 
     /// Copies the files `query` selects to `destination`, each in one commit there.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use memory_fs_file::index::{self, POSTINGS, posting_id};
 use memory_fs_file::storage::{SafePath, Storage};
 use memory_fs_file::{
-    Clock, File, FileConfig, FileError, FileId, FileRecord, FolderKeys, Placement, Problem, Result,
-    Transaction, is_reserved,
+    ChainProblem, Clock, File, FileConfig, FileError, FileId, FileRecord, FolderKeys, Placement,
+    Problem, Result, Transaction, is_reserved,
 };
 
 use crate::{Query, TargetCreate, snapshot};
@@ -52,6 +52,19 @@ pub struct VerifyReport {
     pub keys: usize,
     /// Everything wrong, each naming its key.
     pub problems: Vec<Problem>,
+}
+
+/// What [`Catalog::verify_chains`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Versioned files whose chain was walked.
+    pub files: usize,
+    /// Versions checked.
+    pub versions: usize,
+    /// Every fault, by file and version.
+    pub problems: Vec<ChainProblem>,
+    /// Records that could not be read, with why.
+    pub unreadable: Vec<(FileId, String)>,
 }
 
 /// What [`Catalog::recover`] did.
@@ -346,6 +359,34 @@ impl Catalog {
     }
 
     // ----- checking -----------------------------------------------------------------------
+
+    /// Walks the version chain of every versioned file (see [`File::verify_chain`]):
+    /// a missing, reordered or altered version is reported by id and version. Reads
+    /// each record, then two keys a version.
+    ///
+    /// # Errors
+    /// Storage errors (faults of the chains are reported, not raised).
+    pub fn verify_chains(&self) -> Result<ChainReport> {
+        let mut report = ChainReport::default();
+        for id in self.ids()? {
+            let file = match File::open(self.storage.clone(), &id) {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => {
+                    report.unreadable.push((id, e.to_string()));
+                    continue;
+                }
+            };
+            let versions = file.versions().len();
+            if versions == 0 {
+                continue;
+            }
+            report.files += 1;
+            report.versions += versions;
+            report.problems.extend(file.verify_chain()?);
+        }
+        Ok(report)
+    }
 
     /// Checks the whole store (or the files and keys under `prefix`): every indexed
     /// file folder by folder (config, metadata, content against its hash, the record

@@ -9,7 +9,9 @@ mod query;
 mod snapshot;
 mod target;
 
-pub use catalog::{Catalog, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport};
+pub use catalog::{
+    Catalog, ChainReport, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport,
+};
 pub use project::{Project, ProjectError};
 pub use query::Query;
 pub use target::{Scan, Target, TargetCreate};

@@ -1,0 +1,100 @@
+//! `memory-fs verify --chain` and `memory-fs restore` run as a user would, on a disk
+//! store another program then tampers with.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_memory-fs"))
+        .args(["--store", "file:store"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MEMORY_FS_STORE")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run memory-fs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    out
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `notes` with versions 1..=3 ("one", "two", "three").
+fn three_versions(dir: &Path) {
+    for text in ["one\n", "two\n", "three\n"] {
+        std::fs::write(dir.join("notes.txt"), text).expect("write");
+        ok(
+            dir,
+            &[
+                "save",
+                "notes.txt",
+                "--id",
+                "notes",
+                "--path-handler",
+                "versioned",
+            ],
+        );
+    }
+}
+
+#[test]
+fn verify_chain_reports_a_tampered_middle_version_by_id_and_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    three_versions(dir);
+    let out = ok(dir, &["verify", "--chain"]);
+    assert_eq!(out, "checked 1 versioned files (3 versions): 0 problems\n");
+
+    std::fs::write(dir.join("store/v2/notes.txt"), "TWO\n").expect("tamper");
+    let out = run(dir, &["verify", "--chain"]);
+    assert_eq!(out.status.code(), Some(3), "an integrity failure");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("BAD  notes v2: altered: "), "{text}");
+    assert!(
+        text.ends_with("checked 1 versioned files (3 versions): 1 problems\n"),
+        "{text}"
+    );
+
+    let out = run(dir, &["--json", "verify", "--chain"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["versions"], 3);
+    assert_eq!(report["problems"][0]["id"], "notes");
+    assert_eq!(report["problems"][0]["version"], 2);
+    assert_eq!(report["problems"][0]["fault"], "altered");
+}
+
+#[test]
+fn restore_saves_an_old_version_as_the_newest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    three_versions(dir);
+    assert_eq!(
+        ok(dir, &["restore", "notes", "v1"]),
+        "restored notes v1 as v4\n"
+    );
+    assert_eq!(ok(dir, &["load", "notes"]), "one\n");
+    assert_eq!(ok(dir, &["load", "notes", "--version", "2"]), "two\n");
+    assert_eq!(
+        std::fs::read(dir.join("store/v4/notes.txt")).expect("v4"),
+        std::fs::read(dir.join("store/v1/notes.txt")).expect("v1")
+    );
+    ok(dir, &["verify", "--chain"]);
+
+    let out = run(dir, &["restore", "notes", "v9"]);
+    assert_eq!(out.status.code(), Some(1), "not found");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no version 9") && err.contains("1-4"), "{err}");
+    let out = run(dir, &["restore", "notes", "latest"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
