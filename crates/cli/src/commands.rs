@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::error::{CliError, Code};
 use crate::{
-    Cli, Command, CpArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs, RestoreArgs,
-    SaveArgs, VerifyArgs, output,
+    Cli, Command, CpArgs, DiffArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs,
+    RestoreArgs, SaveArgs, VerifyArgs, output,
 };
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
@@ -30,6 +30,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Rm(args) => rm(cli, &args.id),
         Command::Cp(args) => cp(cli, args),
         Command::Verify(args) => verify(cli, args),
+        Command::Diff(args) => diff(cli, args),
         Command::Restore(args) => restore(cli, args),
         Command::Reindex => reindex(cli),
         Command::Rekey(args) => rekey(cli, args),
@@ -758,6 +759,48 @@ fn verify_chains(cli: &Cli) -> Result {
     } else {
         Err(CliError::new(Code::Integrity, format!("{bad} problems found in version chains"))
             .hint("`memory-fs versions ID` lists a file's versions; `memory-fs load ID --version N` reads one"))
+    }
+}
+
+fn diff(cli: &Cli, args: &DiffArgs) -> Result {
+    let fs = cli.open()?;
+    let file = fs.file(&args.id)?;
+    let versions = file.versions();
+    let from = match args.from {
+        Some(n) => n,
+        None => match versions.len() {
+            0 | 1 => {
+                return Err(CliError::not_found(format!(
+                    "{} has fewer than two versions",
+                    args.id
+                ))
+                .hint("only files saved with --path-handler versioned have versions"));
+            }
+            n => versions[n - 2],
+        },
+    };
+    let side = |s: &memory_fs::DiffSide| json!({"version": s.version, "key": s.key, "size": s.size, "hash": s.hash});
+    match file.diff(from, args.to)? {
+        memory_fs::Diff::Text { from, to, unified } => {
+            if cli.json {
+                output::json(
+                    &json!({"kind": "text", "from": side(&from), "to": side(&to), "unified": unified}),
+                )
+            } else {
+                output::bytes(unified.as_bytes())
+            }
+        }
+        memory_fs::Diff::Binary { from, to } => {
+            if cli.json {
+                output::json(&json!({"kind": "binary", "from": side(&from), "to": side(&to)}))
+            } else {
+                output::line(&format!(
+                    "--- {} {} bytes {}",
+                    from.key, from.size, from.hash
+                ))?;
+                output::line(&format!("+++ {} {} bytes {}", to.key, to.size, to.hash))
+            }
+        }
     }
 }
 

@@ -74,6 +74,9 @@ enum Command {
     Cp(CpArgs),
     /// Check every file and key: hashes, configs, orphans, files the index does not know.
     Verify(VerifyArgs),
+    /// Show what changed between two versions (a unified diff for text; sizes and
+    /// hashes for binary).
+    Diff(DiffArgs),
     /// Save an old version of a logical file again as its newest version.
     Restore(RestoreArgs),
     /// Rebuild the index from the configs (after another program, such as the Python
@@ -208,6 +211,18 @@ struct VerifyArgs {
     /// reordered or altered version by id and version.
     #[arg(long, conflicts_with = "prefix")]
     chain: bool,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The file id.
+    id: String,
+    /// The older version, vN or N (default: the one before the last).
+    #[arg(value_parser = parse_version, value_name = "A")]
+    from: Option<u32>,
+    /// The newer version, vN or N (default: the last save).
+    #[arg(value_parser = parse_version, value_name = "B")]
+    to: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -98,3 +98,25 @@ fn restore_saves_an_old_version_as_the_newest() {
     let out = run(dir, &["restore", "notes", "latest"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
 }
+
+#[test]
+fn diff_shows_the_last_change_or_any_two_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    three_versions(dir);
+    assert_eq!(
+        ok(dir, &["diff", "notes"]),
+        "--- v2/notes.txt\n+++ v3/notes.txt\n@@ -1 +1 @@\n-two\n+three\n"
+    );
+    let out = ok(dir, &["--json", "diff", "notes", "v1", "3"]);
+    let d: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(d["kind"], "text");
+    assert_eq!(d["from"]["version"], 1);
+    assert_eq!(d["to"]["version"], 3);
+    assert_eq!(
+        d["unified"],
+        "--- v1/notes.txt\n+++ v3/notes.txt\n@@ -1 +1 @@\n-one\n+three\n"
+    );
+    let out = run(dir, &["diff", "notes", "v7"]);
+    assert_eq!(out.status.code(), Some(1), "not found");
+}

@@ -615,6 +615,54 @@ impl File {
         plan::verify(&*self.storage, &self.record)
     }
 
+    /// What changed from version `a` to version `b` (`None`: the last save): a
+    /// unified diff for text types, sizes and hashes for binary ones. Each side is
+    /// read and checked against its metadata.
+    ///
+    /// # Errors
+    /// [`FileError::NoVersion`] for a version the file does not hold; as
+    /// [`bytes`](Self::bytes); [`FileError::Encoding`] for text its encoding cannot
+    /// decode.
+    pub fn diff(&self, a: u32, b: Option<u32>) -> Result<crate::Diff> {
+        let side = |n: Option<u32>| -> Result<(crate::DiffSide, Vec<u8>)> {
+            let no_version = |n: u32| FileError::NoVersion {
+                id: self.id().to_string(),
+                version: n,
+                held: history::ranges(&self.versions()),
+            };
+            let (bytes, config, meta) = match n {
+                Some(n) => {
+                    let v = self.version(n)?.ok_or_else(|| no_version(n))?;
+                    let bytes = v.bytes()?.ok_or_else(|| no_version(n))?;
+                    (bytes, v.config().clone(), v.metadata().cloned())
+                }
+                None => {
+                    let bytes = self.bytes()?.ok_or_else(|| FileError::NotFound {
+                        id: self.id().to_string(),
+                    })?;
+                    (bytes, self.config().clone(), self.metadata().cloned())
+                }
+            };
+            let key = config
+                .folders()
+                .first()
+                .map(|f| FolderKeys::new(f, self.id(), &config.file_type))
+                .transpose()?
+                .map(|k| k.content.to_string())
+                .unwrap_or_default();
+            let side = crate::DiffSide {
+                version: n.or_else(|| config.folders().first().and_then(|f| version_of(f))),
+                key,
+                size: bytes.len() as u64,
+                hash: meta.map_or_else(|| content_hash(&bytes), |m| m.content_hash),
+            };
+            Ok((side, bytes))
+        };
+        let (from, a) = side(Some(a))?;
+        let (to, b) = side(b)?;
+        history::diff(&self.config().file_type, from, &a, to, &b)
+    }
+
     /// Walks the file's versions oldest first and checks their chain: each version's
     /// content and metadata are there and agree, its `previous_version_path` names the
     /// version before it, and its SHA-256 chain hash continues that version's. Reports

@@ -261,3 +261,64 @@ pub(crate) fn ranges(numbers: &[u32]) -> String {
         out.join(", ")
     }
 }
+
+/// One side of a [`Diff`]: a version, or the last save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffSide {
+    /// The version (`None` for the last save outside a version folder).
+    pub version: Option<u32>,
+    /// The content key read.
+    pub key: String,
+    /// Stored size in bytes.
+    pub size: u64,
+    /// The content hash (as metadata stores it).
+    pub hash: String,
+}
+
+/// What changed between two saves of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Diff {
+    /// Text types (decoded with the file's encoding): a unified diff, empty when the
+    /// texts are equal.
+    Text {
+        /// The older side.
+        from: DiffSide,
+        /// The newer side.
+        to: DiffSide,
+        /// The unified diff (3 lines of context, `---`/`+++` naming each side's key).
+        unified: String,
+    },
+    /// Binary types: sizes and hashes only.
+    Binary {
+        /// The older side.
+        from: DiffSide,
+        /// The newer side.
+        to: DiffSide,
+    },
+}
+
+/// The diff of `a` to `b`, stored bytes of a file of type `ty`.
+pub(crate) fn diff(
+    ty: &crate::FileType,
+    from: DiffSide,
+    a: &[u8],
+    to: DiffSide,
+    b: &[u8],
+) -> Result<Diff> {
+    use crate::Serialization;
+    if matches!(
+        ty.serialization,
+        Serialization::Binary | Serialization::Base64
+    ) {
+        return Ok(Diff::Binary { from, to });
+    }
+    let (old, new) = (ty.decode_text(a)?, ty.decode_text(b)?);
+    let unified = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .diff_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from.key, &to.key)
+        .to_string();
+    Ok(Diff::Text { from, to, unified })
+}

@@ -29,7 +29,7 @@ pub use file::{
 };
 pub use file_type::{Encoding, FileType, Serialization};
 pub use handlers::{HandlerKind, PathHandler};
-pub use history::{ChainFault, ChainProblem};
+pub use history::{ChainFault, ChainProblem, Diff, DiffSide};
 pub use id::{FileId, MAX_FILE_ID_LEN};
 pub use layout::{FolderKeys, RESERVED, is_reserved};
 pub use plan::Create;

@@ -200,3 +200,52 @@ fn restoring_a_damaged_version_is_refused() {
     );
     assert_eq!(reopen(&s).versions(), [1, 2]);
 }
+
+/// A text file `notes` with the given versions.
+fn text_versions(texts: &[&str]) -> File {
+    let s = Arc::new(MemoryStorage::new());
+    let spec = FileSpec::new(FileId::new("notes").expect("id"), FileType::text())
+        .handlers([PathHandler::versioned()]);
+    let mut file = None;
+    for t in texts {
+        file =
+            Some(File::save_with_clock(s.clone(), clock(), &spec, Content::Text(t)).expect("save"));
+    }
+    file.expect("at least one")
+}
+
+#[test]
+fn text_diff_is_a_unified_diff_between_versions() {
+    let file = text_versions(&[
+        "alpha\nbeta\ngamma\ndelta\nepsilon\nzeta\neta\ntheta\n",
+        "alpha\nbeta\nGAMMA\ndelta\nepsilon\nzeta\neta\ntheta\niota\n",
+    ]);
+    let memory_fs_file::Diff::Text { from, to, unified } = file.diff(1, None).expect("diff") else {
+        panic!("a text file diffs as text");
+    };
+    assert_eq!((from.version, to.version), (Some(1), Some(2)));
+    insta::assert_snapshot!(unified);
+    let same = file.diff(2, Some(2)).expect("diff");
+    assert!(matches!(same, memory_fs_file::Diff::Text { unified, .. } if unified.is_empty()));
+    assert!(matches!(
+        file.diff(5, None),
+        Err(FileError::NoVersion { version: 5, .. })
+    ));
+}
+
+#[test]
+fn binary_diff_gives_sizes_and_hashes() {
+    let s = Arc::new(MemoryStorage::new());
+    let spec = FileSpec::new(FileId::new("blob").expect("id"), FileType::binary())
+        .handlers([PathHandler::versioned()]);
+    File::save_with_clock(s.clone(), clock(), &spec, Content::Bytes(&[0, 1, 2])).expect("save");
+    let file =
+        File::save_with_clock(s.clone(), clock(), &spec, Content::Bytes(&[9; 10])).expect("save");
+    let memory_fs_file::Diff::Binary { from, to } = file.diff(1, Some(2)).expect("diff") else {
+        panic!("a binary file diffs by size and hash");
+    };
+    assert_eq!((from.size, to.size), (3, 10));
+    assert_eq!(from.hash, content_hash(&[0, 1, 2]));
+    assert_eq!(to.hash, content_hash(&[9; 10]));
+    assert_eq!(to.key, "v2/blob.bin");
+}

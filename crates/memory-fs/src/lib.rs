@@ -20,10 +20,10 @@ pub use memory_fs_target::file::storage::{
     Capabilities, ErrorKind as StorageErrorKind, InvalidPath, SafePath, Storage, StorageError,
 };
 pub use memory_fs_target::file::{
-    ChainFault, ChainProblem, Clock, Content, DeleteReport, Encoding, ExistsStrategy, File,
-    FileConfig, FileError, FileId, FileInfo, FileMetadata, FileRecord, FileSpec, FileType,
-    FileVersion, FixedClock, HandlerKind, PathHandler, Placed, Problem, Serialization, SystemClock,
-    Transaction,
+    ChainFault, ChainProblem, Clock, Content, DeleteReport, Diff, DiffSide, Encoding,
+    ExistsStrategy, File, FileConfig, FileError, FileId, FileInfo, FileMetadata, FileRecord,
+    FileSpec, FileType, FileVersion, FixedClock, HandlerKind, PathHandler, Placed, Problem,
+    Serialization, SystemClock, Transaction,
 };
 pub use memory_fs_target::{
     Catalog, ChainReport, CopyReport, Listing, Project, ProjectError, Query, ReindexReport, Target,
