@@ -790,6 +790,13 @@ fn diff(cli: &Cli, args: &DiffArgs) -> Result {
                 output::bytes(unified.as_bytes())
             }
         }
+        memory_fs::Diff::Json { patch, unified, .. } => {
+            if cli.json {
+                output::json(&patch)
+            } else {
+                output::bytes(unified.as_bytes())
+            }
+        }
         memory_fs::Diff::Binary { from, to } => {
             if cli.json {
                 output::json(&json!({"kind": "binary", "from": side(&from), "to": side(&to)}))

@@ -120,3 +120,18 @@ fn diff_shows_the_last_change_or_any_two_versions() {
     let out = run(dir, &["diff", "notes", "v7"]);
     assert_eq!(out.status.code(), Some(1), "not found");
 }
+
+#[test]
+fn diff_of_json_with_json_is_the_patch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    for text in [r#"{"a": 1, "b": [1]}"#, r#"{"a": 2, "b": [1]}"#] {
+        std::fs::write(dir.join("cfg.json"), text).expect("write");
+        ok(dir, &["save", "cfg.json", "--path-handler", "versioned"]);
+    }
+    let patch: Value = serde_json::from_str(&ok(dir, &["--json", "diff", "cfg"])).expect("json");
+    assert_eq!(
+        patch,
+        serde_json::json!([{"op": "replace", "path": "/a", "value": 2}])
+    );
+}

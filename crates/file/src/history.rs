@@ -288,6 +288,20 @@ pub enum Diff {
         /// The unified diff (3 lines of context, `---`/`+++` naming each side's key).
         unified: String,
     },
+    /// JSON types: an RFC 6902 JSON Patch from the older value to the newer, with a
+    /// unified diff of the stored text beside it.
+    Json {
+        /// The older side.
+        from: DiffSide,
+        /// The newer side.
+        to: DiffSide,
+        /// The JSON Patch (an array of operations; empty when the values are equal).
+        patch: serde_json::Value,
+        /// The JSON Pointer paths the patch changes, in its order.
+        paths: Vec<String>,
+        /// The unified diff of the stored text.
+        unified: String,
+    },
     /// Binary types: sizes and hashes only.
     Binary {
         /// The older side.
@@ -320,5 +334,34 @@ pub(crate) fn diff(
         .context_radius(3)
         .header(&from.key, &to.key)
         .to_string();
+    if matches!(
+        ty.serialization,
+        Serialization::Json | Serialization::TypeSafe
+    ) {
+        let parse = |text: &str, side: &DiffSide| {
+            serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+                crate::FileError::Serialization {
+                    action: "deserialize",
+                    path: side.key.clone(),
+                    detail: e.to_string(),
+                }
+            })
+        };
+        let (va, vb) = (parse(&old, &from)?, parse(&new, &to)?);
+        let ops = json_patch::diff(&va, &vb);
+        let paths = ops.0.iter().map(|op| op.path().to_string()).collect();
+        let patch = serde_json::to_value(&ops).map_err(|e| crate::FileError::Serialization {
+            action: "serialize",
+            path: to.key.clone(),
+            detail: e.to_string(),
+        })?;
+        return Ok(Diff::Json {
+            from,
+            to,
+            patch,
+            paths,
+            unified,
+        });
+    }
     Ok(Diff::Text { from, to, unified })
 }

@@ -249,3 +249,24 @@ fn binary_diff_gives_sizes_and_hashes() {
     assert_eq!(to.hash, content_hash(&[9; 10]));
     assert_eq!(to.key, "v2/blob.bin");
 }
+
+#[test]
+fn json_diff_is_an_rfc_6902_patch() {
+    let s = Arc::new(MemoryStorage::new());
+    let spec = FileSpec::new(FileId::new("cfg").expect("id"), FileType::json())
+        .handlers([PathHandler::versioned()]);
+    let a = json!({"name": "x", "n": [1, 2], "gone": true});
+    let b = json!({"name": "y", "n": [1, 2, 3], "new": {"k": null}});
+    File::save_with_clock(s.clone(), clock(), &spec, Content::Json(&a)).expect("save");
+    let file = File::save_with_clock(s.clone(), clock(), &spec, Content::Json(&b)).expect("save");
+    let memory_fs_file::Diff::Json { patch, paths, .. } = file.diff(1, None).expect("diff") else {
+        panic!("a JSON file diffs as a patch");
+    };
+    insta::assert_json_snapshot!(patch);
+    assert_eq!(paths.len(), patch.as_array().expect("array").len());
+    // The patch applied to the older value gives the newer one.
+    let mut applied = a.clone();
+    let ops: json_patch::Patch = serde_json::from_value(patch).expect("a patch");
+    json_patch::patch(&mut applied, &ops).expect("applies");
+    assert_eq!(applied, b);
+}
