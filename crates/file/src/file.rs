@@ -469,15 +469,20 @@ impl File {
     pub fn resave(&self, content: Content<'_>) -> Result<Self> {
         let spec = plan::same_placement(&self.record);
         let stored = content.stored(spec.id(), spec.file_type())?;
+        self.save_in_place(&spec, &stored)
+    }
+
+    /// Commits `stored` (bytes as stored) as a new save of `spec`, the placement of
+    /// this file, planned first on the record this file was read from: one read fewer
+    /// when nobody changed the file since.
+    fn save_in_place(&self, spec: &FileSpec, stored: &[u8]) -> Result<Self> {
         let (storage, clock) = (&*self.storage, &*self.clock);
-        // Planned first on the record this file was read from: one read fewer when
-        // nobody changed the file since.
         let record = plan::commit_one_from(
             storage,
             clock,
             spec.id(),
             self.known(),
-            |before, attempt| plan::save(storage, clock, before, &spec, &stored, attempt, None),
+            |before, attempt| plan::save(storage, clock, before, spec, stored, attempt, None),
         )?;
         Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
     }
@@ -500,16 +505,7 @@ impl File {
         };
         let version = self.version(n)?.ok_or_else(no_version)?;
         let stored = version.bytes()?.ok_or_else(no_version)?;
-        let spec = plan::same_placement(&self.record);
-        let (storage, clock) = (&*self.storage, &*self.clock);
-        let record = plan::commit_one_from(
-            storage,
-            clock,
-            spec.id(),
-            self.known(),
-            |before, attempt| plan::save(storage, clock, before, &spec, &stored, attempt, None),
-        )?;
-        Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
+        self.save_in_place(&plan::same_placement(&self.record), &stored)
     }
 
     /// Replaces the user data in the metadata of the last save's folders.

@@ -835,12 +835,7 @@ impl Storage for S3Storage {
     }
 
     fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
-        let keys: Vec<SafePath> = paths
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let keys = sorted_unique(paths);
         self.request(None, move |inner| -> BoxFuture<_> {
             Box::pin(async move {
                 let existing: Vec<Path> = if keys.len() > LIST_INSTEAD_OF_HEAD {
@@ -881,12 +876,7 @@ impl Storage for S3Storage {
     /// One `DeleteObjects` request per 1,000 keys, with no look first: S3 deletes a
     /// missing key without complaint.
     fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
-        let keys: Vec<SafePath> = paths
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let keys = sorted_unique(paths);
         self.request(None, move |inner| -> BoxFuture<_> {
             Box::pin(async move {
                 let locations = keys.iter().map(|k| inner.location(k)).collect();
@@ -990,4 +980,14 @@ impl Storage for S3Storage {
             .map_err(|e| e.at(Some(from.as_str())))?;
         copied.map_err(|e| e.at(to))
     }
+}
+
+/// `paths` sorted, each once.
+fn sorted_unique(paths: &[SafePath]) -> Vec<SafePath> {
+    paths
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
