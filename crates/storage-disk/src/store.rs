@@ -649,6 +649,13 @@ impl Storage for DiskStorage {
                 Write::Delete { path } => {
                     self.file_delete(path)?;
                 }
+                Write::Copy { from, to } => {
+                    if !self.file_copy(from, to)? {
+                        return Err(StorageError::NotFound {
+                            path: from.to_string(),
+                        });
+                    }
+                }
             }
         }
         Ok(())

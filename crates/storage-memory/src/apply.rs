@@ -10,7 +10,7 @@
 //! of the POSIX core consume no capacity, so undoing cannot run out of space.
 
 use memory_fs_posix::{Errno, PosixError};
-use memory_fs_storage::{Batch, Result, SafePath, Write};
+use memory_fs_storage::{Batch, Result, SafePath, StorageError, Write};
 
 use crate::MemoryStorage;
 use crate::error::backend;
@@ -55,13 +55,44 @@ pub(crate) fn apply_locked(store: &MemoryStorage, batch: &Batch<'_>) -> Result<(
                 }
             },
             Write::Delete { .. } => staged.push(None),
+            Write::Copy { from, to } => {
+                // The value `from` holds at this point of the batch: what an earlier
+                // write of it leaves, or what is stored now.
+                let i = staged.len();
+                let earlier = batch.writes()[..i].iter().rfind(|w| w.path() == from);
+                let data = match earlier {
+                    Some(Write::Put { data, .. }) => Ok(Some(data.to_vec())),
+                    Some(Write::Delete { .. }) => Ok(None),
+                    Some(Write::Copy { .. }) | None => store.read(from),
+                };
+                let data = match data {
+                    Ok(Some(data)) => data,
+                    Ok(None) => {
+                        discard(store, staged.iter().flatten());
+                        return Err(StorageError::NotFound {
+                            path: from.to_string(),
+                        });
+                    }
+                    Err(e) => {
+                        discard(store, staged.iter().flatten());
+                        return Err(e);
+                    }
+                };
+                match store.stage(&data) {
+                    Ok(name) => staged.push(Some(name)),
+                    Err(e) => {
+                        discard(store, staged.iter().flatten());
+                        return Err(backend(to.as_str(), e));
+                    }
+                }
+            }
         }
     }
     let mut journal = Vec::new();
     let mut failure = None;
     for (i, write) in batch.writes().iter().enumerate() {
         let step = match write {
-            Write::Put { path, .. } => match staged[i].take() {
+            Write::Put { path, .. } | Write::Copy { to: path, .. } => match staged[i].take() {
                 Some(name) => put(store, path, &name, &mut journal),
                 None => Ok(()),
             },

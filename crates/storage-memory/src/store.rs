@@ -243,7 +243,7 @@ impl MemoryStorage {
     }
 
     /// The bytes at `key`, read without taking the gate.
-    fn read(&self, key: &SafePath) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn read(&self, key: &SafePath) -> Result<Option<Vec<u8>>> {
         let p = Self::path(key)?;
         match self.fs.read_file(&p) {
             Ok(bytes) => Ok(Some(bytes)),

@@ -571,9 +571,39 @@ impl Inner {
                         expected.insert(path, Expect::Absent);
                     }
                 }
+                Owned::Copy(from, to) => {
+                    match self.copy(&from, &to).await {
+                        Ok(true) => {}
+                        Ok(false) => return Err((from, Refusal::Missing)),
+                        Err(e) => return Err((to, e)),
+                    }
+                    // Its new version is unknown here: a later put of it is plain.
+                    expected.remove(&to);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Copies the object at `source` to `target` on the server; `Ok(false)` if there
+    /// is none at `source`.
+    async fn copy(&self, source: &SafePath, target: &SafePath) -> Result<bool, Refusal> {
+        let (from, to) = (self.location(source), self.location(target));
+        match self.store.copy(&from, &to).await {
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(err) if !self.config.nested_keys => {
+                if let Some(reason) = self.conflict(target).await {
+                    return Err(Refusal::Conflict(reason));
+                }
+                // A directory of a tree-shaped server holds no value to copy.
+                self.directory_or(&from, err)
+                    .await
+                    .map(|()| false)
+                    .map_err(Refusal::S3)
+            }
+            Err(err) => Err(Refusal::S3(err.into())),
+        }
     }
 
     /// Deletes the objects at `locations` in bulk requests.
@@ -614,6 +644,7 @@ enum SaveError {
 enum Owned {
     Put(SafePath, Bytes),
     Delete(SafePath),
+    Copy(SafePath, SafePath),
 }
 
 /// Why a conditional write (or the check of a batch) did not go through.
@@ -624,6 +655,8 @@ enum Refusal {
     Stale,
     /// A tree-shaped server refused the key because of a neighbour.
     Conflict(String),
+    /// A key that had to hold a value (the source of a copy) holds none.
+    Missing,
     /// The request failed.
     S3(S3Error),
 }
@@ -640,6 +673,9 @@ impl Refusal {
             Refusal::Conflict(reason) => StorageError::Conflict {
                 path: key.to_string(),
                 reason,
+            },
+            Refusal::Missing => StorageError::NotFound {
+                path: key.to_string(),
             },
             Refusal::S3(e) => e.at(Some(key.as_str())),
         }
@@ -946,6 +982,7 @@ impl Storage for S3Storage {
             .map(|w| match w {
                 Write::Put { path, data } => Owned::Put(path.clone(), Bytes::copy_from_slice(data)),
                 Write::Delete { path } => Owned::Delete(path.clone()),
+                Write::Copy { from, to } => Owned::Copy(from.clone(), to.clone()),
             })
             .collect();
         let inner = Arc::clone(&self.inner);
@@ -958,25 +995,7 @@ impl Storage for S3Storage {
         let (source, target) = (from.clone(), to.clone());
         let inner = Arc::clone(&self.inner);
         let copied = self
-            .block(async move {
-                let (from, to) = (inner.location(&source), inner.location(&target));
-                match inner.store.copy(&from, &to).await {
-                    Ok(()) => Ok(true),
-                    Err(object_store::Error::NotFound { .. }) => Ok(false),
-                    Err(err) if !inner.config.nested_keys => {
-                        if let Some(reason) = inner.conflict(&target).await {
-                            return Err(Refusal::Conflict(reason));
-                        }
-                        // A directory of a tree-shaped server holds no value to copy.
-                        inner
-                            .directory_or(&from, err)
-                            .await
-                            .map(|()| false)
-                            .map_err(Refusal::S3)
-                    }
-                    Err(err) => Err(Refusal::S3(err.into())),
-                }
-            })
+            .block(async move { inner.copy(&source, &target).await })
             .map_err(|e| e.at(Some(from.as_str())))?;
         copied.map_err(|e| e.at(to))
     }

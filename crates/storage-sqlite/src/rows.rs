@@ -284,6 +284,50 @@ pub(crate) fn put(conn: &Connection, values: Values, key: &SafePath, data: &[u8]
     Ok(())
 }
 
+/// Copies the value at `from` to `to`, replacing what `to` holds; `Ok(false)` if
+/// `from` holds nothing. A chunked value is copied chunk by chunk inside SQLite,
+/// never through memory whole; the caller runs this inside a transaction.
+pub(crate) fn copy(
+    conn: &Connection,
+    values: Values,
+    from: &SafePath,
+    to: &SafePath,
+) -> Result<bool> {
+    if from == to {
+        return exists(conn, values.layout, from);
+    }
+    let err = |e| db(Some(to.as_str()), e);
+    match values.layout {
+        Layout::Python => match read(conn, values.layout, from)? {
+            Some(data) => put(conn, values, to, &data).map(|()| true),
+            None => Ok(false),
+        },
+        Layout::Native => {
+            // The trigger drops the chunks of a chunked value this replaces.
+            let copied = conn
+                .prepare_cached(
+                    "INSERT INTO files (path, data) SELECT ?2, data FROM files WHERE path = ?1
+                     ON CONFLICT (path) DO UPDATE SET data = excluded.data",
+                )
+                .and_then(|mut s| s.execute([from.as_str(), to.as_str()]))
+                .map_err(err)?;
+            if copied == 0 {
+                return Ok(false);
+            }
+            conn.prepare_cached("DELETE FROM file_chunks WHERE path = ?1")
+                .and_then(|mut s| s.execute([to.as_str()]))
+                .map_err(err)?;
+            conn.prepare_cached(
+                "INSERT INTO file_chunks (path, seq, data)
+                 SELECT ?2, seq, data FROM file_chunks WHERE path = ?1",
+            )
+            .and_then(|mut s| s.execute([from.as_str(), to.as_str()]))
+            .map_err(err)?;
+            Ok(true)
+        }
+    }
+}
+
 /// Creates `key` only if it holds no value; `Ok(false)` if it does. As [`put`], a
 /// chunked value needs the caller's transaction.
 pub(crate) fn create(

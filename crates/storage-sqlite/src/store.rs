@@ -252,10 +252,21 @@ impl Storage for SqliteStorage {
                     Write::Delete { path } => {
                         rows::delete(tx, self.values.layout, path)?;
                     }
+                    Write::Copy { from, to } => {
+                        if !rows::copy(tx, self.values, from, to)? {
+                            return Err(StorageError::NotFound {
+                                path: from.to_string(),
+                            });
+                        }
+                    }
                 }
             }
             Ok(())
         })
+    }
+
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
+        self.immediate(|tx| rows::copy(tx, self.values, from, to))
     }
 
     fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {

@@ -112,13 +112,25 @@ pub enum Write<'a> {
         /// The key.
         path: SafePath,
     },
+    /// Creates or replaces the value at `to` with the value `from` holds when the batch
+    /// applies (earlier writes of the batch included). A missing `from` fails the
+    /// batch with [`StorageError::NotFound`].
+    ///
+    /// This is how a value streamed to a staging key joins an atomic batch without
+    /// being held in memory.
+    Copy {
+        /// The key read.
+        from: SafePath,
+        /// The key written.
+        to: SafePath,
+    },
 }
 
 impl Write<'_> {
     /// The key written.
     pub fn path(&self) -> &SafePath {
         match self {
-            Self::Put { path, .. } | Self::Delete { path } => path,
+            Self::Put { path, .. } | Self::Delete { path } | Self::Copy { to: path, .. } => path,
         }
     }
 }
@@ -169,6 +181,13 @@ impl<'a> Batch<'a> {
     #[must_use]
     pub fn delete(mut self, path: SafePath) -> Self {
         self.writes.push(Write::Delete { path });
+        self
+    }
+
+    /// Adds a copy of the value at `from` to `to`.
+    #[must_use]
+    pub fn copy(mut self, from: SafePath, to: SafePath) -> Self {
+        self.writes.push(Write::Copy { from, to });
         self
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::InvalidPath;
+use crate::{InvalidPath, SafePath};
 
 /// A boxed error from a provider's underlying library (I/O, SQLite, HTTP…).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -32,6 +32,9 @@ pub enum ErrorKind {
     /// through a layer that is not open here. Retrying does not help; nothing is
     /// returned in place of the bytes.
     Integrity,
+    /// The value handed in to be saved could not be read: the caller's reader or
+    /// stream failed part-way. Nothing was saved; the key holds what it held before.
+    Input,
     /// The backend itself failed (I/O error, database error, network error…).
     Backend,
 }
@@ -96,6 +99,16 @@ pub enum StorageError {
         /// Which check failed, in words.
         reason: String,
     },
+    /// The caller's reader or stream failed while a value was being saved; the key
+    /// still holds what it held before.
+    #[error("reading the value to save at {path} failed: {source}")]
+    Input {
+        /// The key being saved.
+        path: String,
+        /// The reader's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The backend failed.
     #[error("{backend} storage failed{}: {source}", OnPath(.path))]
     Backend {
@@ -140,6 +153,7 @@ impl StorageError {
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::InvalidData { .. } => ErrorKind::InvalidData,
             Self::Integrity { .. } => ErrorKind::Integrity,
+            Self::Input { .. } => ErrorKind::Input,
             Self::Backend { .. } => ErrorKind::Backend,
         }
     }
@@ -152,7 +166,8 @@ impl StorageError {
             | Self::PreconditionFailed { path }
             | Self::Conflict { path, .. }
             | Self::InvalidData { path, .. }
-            | Self::Integrity { path, .. } => Some(path),
+            | Self::Integrity { path, .. }
+            | Self::Input { path, .. } => Some(path),
             Self::InvalidPath(e) => Some(e.input()),
             Self::Backend { path, .. } => path.as_deref(),
             Self::Unsupported { .. } => None,
@@ -172,6 +187,14 @@ impl StorageError {
         Self::Integrity {
             path: path.to_owned(),
             reason: reason.into(),
+        }
+    }
+
+    /// A [`StorageError::Input`]: the reader of the value to save at `path` failed.
+    pub fn input(path: &SafePath, source: std::io::Error) -> Self {
+        Self::Input {
+            path: path.to_string(),
+            source,
         }
     }
 
@@ -203,7 +226,10 @@ impl From<StorageError> for std::io::Error {
             ErrorKind::AlreadyExists => Io::AlreadyExists,
             ErrorKind::Unsupported => Io::Unsupported,
             ErrorKind::InvalidData | ErrorKind::Integrity => Io::InvalidData,
-            ErrorKind::Conflict | ErrorKind::PreconditionFailed | ErrorKind::Backend => Io::Other,
+            ErrorKind::Conflict
+            | ErrorKind::PreconditionFailed
+            | ErrorKind::Input
+            | ErrorKind::Backend => Io::Other,
         };
         std::io::Error::new(kind, err)
     }

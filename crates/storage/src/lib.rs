@@ -6,6 +6,7 @@ mod capabilities;
 mod error;
 pub mod layers;
 mod path;
+mod stream;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -13,6 +14,7 @@ pub use batch::{Batch, Expect, Version, Write};
 pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};
 pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, SafePath};
+pub use stream::{CHUNK, ValueReader, read_full};
 
 /// A key–value store of byte files addressed by [`SafePath`] keys.
 ///
@@ -187,9 +189,89 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
                 Write::Delete { path } => {
                     self.file_delete(path)?;
                 }
+                Write::Copy { from, to } => {
+                    if !self.file_copy(from, to)? {
+                        return Err(StorageError::NotFound {
+                            path: from.to_string(),
+                        });
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Streams the value read from `reader` to `path`, creating or replacing it, and
+    /// returns its length; the value need not fit in memory where the provider
+    /// streams.
+    ///
+    /// Atomic as [`file_save`](Storage::file_save) is: readers, and a crash, see the
+    /// old value or the whole new one. When `reader` fails part-way the old value
+    /// stays and the error is [`ErrorKind::Input`].
+    ///
+    /// The provided implementation reads the whole value into memory and calls
+    /// `file_save`; the providers override it to write as the bytes arrive.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Input`] when `reader` fails; otherwise as
+    /// [`file_save`](Storage::file_save).
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn std::io::Read) -> Result<u64> {
+        let mut data = Vec::new();
+        reader
+            .read_to_end(&mut data)
+            .map_err(|e| StorageError::input(path, e))?;
+        self.file_save(path, &data)?;
+        Ok(data.len() as u64)
+    }
+
+    /// A reader of the value at `path`, or `None` if there is none; the value need not
+    /// fit in memory where the provider streams.
+    ///
+    /// What the reader yields is one value: a provider with
+    /// [`Capabilities::atomic_write`] never mixes bytes of two saves in one reader (a
+    /// save that lands while reading makes the reader fail, or it keeps reading the
+    /// old value). Errors while reading arrive as `std::io::Error`s wrapping a
+    /// [`StorageError`].
+    ///
+    /// The provided implementation reads the whole value first.
+    ///
+    /// # Errors
+    /// As [`file_bytes`](Storage::file_bytes).
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        Ok(self
+            .file_bytes(path)?
+            .map(|bytes| Box::new(std::io::Cursor::new(bytes)) as ValueReader<'_>))
+    }
+
+    /// The bytes `offset..offset + len` of the value at `path` (fewer at its end, none
+    /// past it), or `None` if there is no value.
+    ///
+    /// The provided implementation reads the whole value; providers read only the
+    /// range where the backend can (a ranged GET, a blob read, a seek).
+    ///
+    /// # Errors
+    /// As [`file_bytes`](Storage::file_bytes).
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.file_bytes(path)?.map(|bytes| {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = start
+                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+                .min(bytes.len());
+            bytes[start..end].to_vec()
+        }))
+    }
+
+    /// The length in bytes of the value at `path`, or `None` if there is none.
+    ///
+    /// The provided implementation reads the value; providers answer from their
+    /// metadata.
+    ///
+    /// # Errors
+    /// As [`file_bytes`](Storage::file_bytes).
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        Ok(self.file_bytes(path)?.map(|bytes| bytes.len() as u64))
     }
 
     /// Copies the whole value at `from` to `to` (replacing what is there); `Ok(false)`
@@ -318,5 +400,17 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
         (**self).files_versions(prefix)
+    }
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn std::io::Read) -> Result<u64> {
+        (**self).file_save_from(path, reader)
+    }
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        (**self).file_reader(path)
+    }
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        (**self).file_range(path, offset, len)
+    }
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        (**self).file_size(path)
     }
 }

@@ -636,6 +636,146 @@ pub fn copies(storage: &dyn Storage) {
     assert_eq!(load(storage, "copy/x"), None);
 }
 
+/// A copy inside a batch takes the value its source holds at that point of the batch,
+/// and a missing source fails the batch (all of it, where batches are atomic).
+pub fn batch_copies(storage: &dyn Storage) {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    save(storage, "bcopy/staged", &data);
+    save(storage, "bcopy/latest", b"old");
+    let batch = Batch::new()
+        .copy(key("bcopy/staged"), key("bcopy/latest"))
+        .copy(key("bcopy/staged"), key("bcopy/versions/v2"))
+        .delete(key("bcopy/staged"))
+        .put(key("bcopy/fresh"), b"fresh")
+        .copy(key("bcopy/fresh"), key("bcopy/fresh-copy"));
+    storage.apply(&batch).expect("apply copies");
+    assert_eq!(load(storage, "bcopy/latest"), Some(data.clone()));
+    assert_eq!(load(storage, "bcopy/versions/v2"), Some(data.clone()));
+    assert_eq!(load(storage, "bcopy/staged"), None);
+    assert_eq!(
+        load(storage, "bcopy/fresh-copy"),
+        Some(b"fresh".to_vec()),
+        "a copy sees the batch's earlier writes"
+    );
+
+    let missing = Batch::new()
+        .put(key("bcopy/latest"), b"newer")
+        .copy(key("bcopy/nowhere"), key("bcopy/target"));
+    let err = storage.apply(&missing).expect_err("the source is missing");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(load(storage, "bcopy/target"), None);
+    if storage.capabilities().atomic_batch {
+        assert_eq!(
+            load(storage, "bcopy/latest"),
+            Some(data),
+            "a failed atomic batch writes nothing"
+        );
+    }
+}
+
+/// A reader that yields `data` and then fails, as a network stream cut part-way does.
+struct FailingReader<'a> {
+    data: &'a [u8],
+}
+
+impl std::io::Read for FailingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.data.is_empty() {
+            return Err(std::io::Error::other("the stream was cut"));
+        }
+        let n = buf.len().min(self.data.len()).min(7919);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// Streamed saves and reads: `file_save_from`, `file_reader`, `file_range` and
+/// `file_size` agree with the whole-value calls, and a reader that fails part-way
+/// leaves the old value in place.
+pub fn streams(storage: &dyn Storage) {
+    let data: Vec<u8> = (0..3 * crate::CHUNK as u32 + 12_345)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let k = key("stream/value");
+    let n = storage
+        .file_save_from(&k, &mut &data[..])
+        .expect("save from a reader");
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(load(storage, "stream/value").as_deref(), Some(&data[..]));
+    assert_eq!(
+        storage.file_size(&k).expect("size"),
+        Some(data.len() as u64)
+    );
+
+    let mut read = Vec::new();
+    std::io::Read::read_to_end(
+        &mut storage.file_reader(&k).expect("reader").expect("exists"),
+        &mut read,
+    )
+    .expect("read to the end");
+    assert!(read == data, "a reader yields the value");
+
+    let len = data.len() as u64;
+    for (offset, want) in [
+        (0, 10),
+        (1, crate::CHUNK as u64),
+        (crate::CHUNK as u64 - 3, 7),
+        (len - 5, 100),
+        (len, 10),
+        (len + 10, 10),
+    ] {
+        let got = storage
+            .file_range(&k, offset, want)
+            .expect("range")
+            .expect("exists");
+        let start = (offset.min(len)) as usize;
+        let end = (offset.saturating_add(want).min(len)) as usize;
+        assert!(got == data[start..end], "range {offset}+{want}");
+    }
+
+    let cut = storage
+        .file_save_from(
+            &k,
+            &mut FailingReader {
+                data: &data[..crate::CHUNK + 17],
+            },
+        )
+        .expect_err("the reader fails");
+    assert_eq!(cut.kind(), ErrorKind::Input, "{cut}");
+    assert!(
+        load(storage, "stream/value").as_deref() == Some(&data[..]),
+        "a failed streamed save leaves the old value"
+    );
+    let fresh = key("stream/never");
+    let cut = storage
+        .file_save_from(&fresh, &mut FailingReader { data: b"partial" })
+        .expect_err("the reader fails");
+    assert_eq!(cut.kind(), ErrorKind::Input, "{cut}");
+    assert_eq!(
+        load(storage, "stream/never"),
+        None,
+        "nothing is left behind"
+    );
+
+    let empty = key("stream/empty");
+    assert_eq!(
+        storage.file_save_from(&empty, &mut &b""[..]).expect("save"),
+        0
+    );
+    assert_eq!(load(storage, "stream/empty"), Some(Vec::new()));
+    assert_eq!(storage.file_size(&empty).expect("size"), Some(0));
+    let missing = key("stream/missing");
+    assert!(storage.file_reader(&missing).expect("reader").is_none());
+    assert_eq!(storage.file_range(&missing, 0, 1).expect("range"), None);
+    assert_eq!(storage.file_size(&missing).expect("size"), None);
+    assert_eq!(
+        keys(storage, Some("stream")),
+        ["stream/empty", "stream/value"],
+        "no staging key shows in a listing"
+    );
+}
+
 /// `files_versions` lists what `files_paths` lists, each key with the version
 /// `file_get` hands out, and a changed value shows a changed version.
 pub fn listed_versions(storage: &dyn Storage) {
@@ -701,6 +841,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("conditional_write_race", conditional_write_race),
     ("apply_batches", apply_batches),
     ("copies", copies),
+    ("batch_copies", batch_copies),
+    ("streams", streams),
     ("listed_versions", listed_versions),
 ];
 
@@ -716,7 +858,7 @@ macro_rules! conformance_tests {
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             longest_keys many_keys prefix_listing nested_keys batches create_if_absent
             concurrent_writers clear text_and_json invalid_keys conditional_writes
-            conditional_write_race apply_batches copies listed_versions);
+            conditional_write_race apply_batches copies batch_copies streams listed_versions);
     };
     (@cases $make:expr; $($case:ident)*) => {
         $(

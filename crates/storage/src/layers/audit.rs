@@ -958,14 +958,30 @@ impl<S: Storage> Storage for Audited<S> {
             return self.inner.apply(batch);
         }
         self.marker.ensure(&*self.inner)?;
-        let changes: Vec<AuditChange> = batch
-            .writes()
-            .iter()
-            .map(|w| match w {
+        let mut changes = Vec::with_capacity(batch.writes().len());
+        for (i, write) in batch.writes().iter().enumerate() {
+            changes.push(match write {
                 Write::Put { path, data } => AuditChange::put(path, data),
                 Write::Delete { path } => AuditChange::delete(path),
-            })
-            .collect();
+                Write::Copy { from, to } => {
+                    // The copied bytes: written earlier in this batch, or stored now.
+                    let earlier = batch.writes()[..i].iter().rfind(|w| w.path() == from);
+                    let data = match earlier {
+                        Some(Write::Put { data, .. }) => Some(data.to_vec()),
+                        Some(Write::Delete { .. }) => None,
+                        Some(Write::Copy { .. }) | None => self.inner.file_bytes(from)?,
+                    };
+                    let Some(data) = data else {
+                        return Err(StorageError::NotFound {
+                            path: from.to_string(),
+                        });
+                    };
+                    let mut change = AuditChange::put(to, &data);
+                    change.copied_from = Some(from.to_string());
+                    change
+                }
+            });
+        }
         if self.guarantee() == AuditGuarantee::WriteAhead {
             // A batch that would be refused is refused before it is recorded.
             for (path, expect) in batch.checks() {

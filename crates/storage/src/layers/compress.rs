@@ -320,7 +320,11 @@ impl<S: Storage> Storage for Compressed<S> {
     }
 
     fn apply(&self, batch: &Batch<'_>) -> Result<()> {
-        let encoded = Encoded::new(batch, |path, data| self.encode(path, data))?;
+        let encoded = Encoded::new(
+            batch,
+            |path, data| self.encode(path, data),
+            |path| self.file_bytes(path),
+        )?;
         if !batch.writes().is_empty() {
             self.marker.ensure(&self.inner)?;
         }

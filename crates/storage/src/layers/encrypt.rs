@@ -297,7 +297,11 @@ impl<S: Storage> Storage for Encrypted<S> {
     }
 
     fn apply(&self, batch: &Batch<'_>) -> Result<()> {
-        let encoded = Encoded::new(batch, |path, data| self.seal(path, data))?;
+        let encoded = Encoded::new(
+            batch,
+            |path, data| self.seal(path, data),
+            |path| self.file_bytes(path),
+        )?;
         if !batch.writes().is_empty() {
             self.marker.ensure(&self.inner)?;
         }

@@ -93,17 +93,34 @@ pub(super) mod framing {
 
     impl Encoded {
         /// Encodes every put of `batch` with `encode(key, data)`; checks, deletes and
-        /// the order are kept. Markers are refused.
+        /// the order are kept. A copy becomes a put of the value `from` holds at that
+        /// point of the batch (read with `read`, which decodes, unless the batch wrote
+        /// it earlier), encoded for its new key. Markers are refused.
         pub(in crate::layers) fn new(
             batch: &Batch<'_>,
             mut encode: impl FnMut(&SafePath, &[u8]) -> Result<Vec<u8>>,
+            mut read: impl FnMut(&SafePath) -> Result<Option<Vec<u8>>>,
         ) -> Result<Self> {
             let mut writes = Vec::with_capacity(batch.writes().len());
-            for write in batch.writes() {
+            for (i, write) in batch.writes().iter().enumerate() {
                 super::refuse_marker(write.path())?;
                 writes.push(match write {
                     Write::Put { path, data } => (path.clone(), Some(encode(path, data)?)),
                     Write::Delete { path } => (path.clone(), None),
+                    Write::Copy { from, to } => {
+                        let written = batch.writes()[..i].iter().rfind(|w| w.path() == from);
+                        let plain = match written {
+                            Some(Write::Put { data, .. }) => Some(data.to_vec()),
+                            Some(Write::Delete { .. }) => None,
+                            Some(Write::Copy { .. }) | None => read(from)?,
+                        };
+                        let Some(plain) = plain else {
+                            return Err(crate::StorageError::NotFound {
+                                path: from.to_string(),
+                            });
+                        };
+                        (to.clone(), Some(encode(to, &plain)?))
+                    }
                 });
             }
             Ok(Self {

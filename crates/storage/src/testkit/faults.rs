@@ -168,6 +168,13 @@ impl<S: Storage> Storage for Faulty<S> {
                 Write::Delete { path } => {
                     self.file_delete(path)?;
                 }
+                Write::Copy { from, to } => {
+                    if !self.file_copy(from, to)? {
+                        return Err(StorageError::NotFound {
+                            path: from.to_string(),
+                        });
+                    }
+                }
             }
         }
         Ok(())
