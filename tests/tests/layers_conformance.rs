@@ -85,7 +85,7 @@ macro_rules! suite {
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             longest_keys many_keys prefix_listing nested_keys batches create_if_absent
             concurrent_writers clear text_and_json invalid_keys conditional_writes
-            conditional_write_race apply_batches copies batch_copies streams listed_versions
+            conditional_write_race apply_batches copies batch_copies streams stream_faults listed_versions
         ]);
     };
     // The whole suite but `longest_keys` and `many_keys` (see the top of this file).
@@ -94,7 +94,7 @@ macro_rules! suite {
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             prefix_listing nested_keys batches create_if_absent
             concurrent_writers clear text_and_json invalid_keys conditional_writes
-            conditional_write_race apply_batches copies batch_copies streams listed_versions
+            conditional_write_race apply_batches copies batch_copies streams stream_faults listed_versions
         ]);
     };
 }
@@ -137,6 +137,7 @@ fn every_suite_case_is_run() {
         "copies",
         "batch_copies",
         "streams",
+        "stream_faults",
         "listed_versions",
     ];
     let mut suite: Vec<&str> = testkit::CASES.iter().map(|(name, _)| *name).collect();

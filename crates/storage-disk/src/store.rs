@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memory_fs_storage::{
-    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+    Batch, CHUNK, Capabilities, Expect, Result, SafePath, Storage, StorageError, ValueReader,
+    Version, Write, read_full,
 };
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
@@ -53,6 +54,39 @@ enum SaveError {
     Failed(StorageError),
 }
 
+/// Where the bytes of a save come from.
+enum Source<'a> {
+    /// A value in memory.
+    Bytes(&'a [u8]),
+    /// A caller's reader, copied chunk by chunk; `started` once it has been read from,
+    /// after which a save cannot start over.
+    Reader {
+        reader: &'a mut dyn Read,
+        started: bool,
+    },
+    /// A stored value opened for reading, copied inside the kernel.
+    File(&'a mut File),
+}
+
+impl Source<'_> {
+    /// Makes the source yield its bytes from the start again, if it can.
+    fn rewind(&mut self) -> bool {
+        match self {
+            Source::Bytes(_) => true,
+            Source::Reader { started, .. } => !*started,
+            Source::File(file) => std::io::Seek::rewind(file).is_ok(),
+        }
+    }
+}
+
+/// Why writing a temporary file failed.
+enum TempError {
+    /// Writing (or opening) the temporary file failed.
+    Io(std::io::Error),
+    /// The caller's reader failed.
+    Input(std::io::Error),
+}
+
 impl From<StorageError> for SaveError {
     fn from(e: StorageError) -> Self {
         Self::Failed(e)
@@ -85,17 +119,33 @@ fn blocked(key: &SafePath, blocked: &Blocked) -> StorageError {
     }
 }
 
-/// Reads an opened key, if it is a regular file.
-fn read_open(key: &SafePath, fd: OwnedFd) -> Result<Option<Vec<u8>>> {
+/// An opened key and its length, if it is a regular file.
+fn regular(key: &SafePath, fd: OwnedFd) -> Result<Option<(File, u64)>> {
     let st = rustix::fs::fstat(&fd).map_err(|e| io("inspecting a key", key.as_str(), e.into()))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Ok(None);
     }
-    let mut data = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
-    File::from(fd)
-        .read_to_end(&mut data)
-        .map_err(|e| io("reading a key", key.as_str(), e))?;
-    Ok(Some(data))
+    Ok(Some((
+        File::from(fd),
+        u64::try_from(st.st_size).unwrap_or(0),
+    )))
+}
+
+/// Reads `len` bytes at `offset` of `file` (fewer at its end) with `pread`.
+fn read_range(key: &SafePath, file: &File, offset: u64, len: u64) -> Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut out = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    while filled < out.len() {
+        match file.read_at(&mut out[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == Io::Interrupted => {}
+            Err(e) => return Err(io("reading a key", key.as_str(), e)),
+        }
+    }
+    out.truncate(filled);
+    Ok(out)
 }
 
 fn conflict(key: &SafePath, reason: impl Into<String>) -> StorageError {
@@ -184,23 +234,50 @@ impl DiskStorage {
         Ok(())
     }
 
-    /// Writes `data` to a new temporary file in `dir` and returns its name.
-    fn write_temp(&self, dir: &DirFd<'_>, data: &[u8]) -> std::io::Result<String> {
+    /// Writes the bytes of `source` to a new temporary file in `dir` and returns its
+    /// name and how many bytes it holds. A reader is copied as its chunks arrive, so
+    /// no more than one chunk of it is in memory; a stored file is copied inside the
+    /// kernel (`copy_file_range`). On any failure the temporary file is removed.
+    fn write_temp(
+        &self,
+        dir: &DirFd<'_>,
+        source: &mut Source<'_>,
+    ) -> std::result::Result<(String, u64), TempError> {
         let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
         let tmp = format!("{TMP_PREFIX}{}.{n}", std::process::id());
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644))?;
+        let fd = rustix::fs::openat(dir, tmp.as_str(), flags, Mode::from_raw_mode(0o644))
+            .map_err(|e| TempError::Io(e.into()))?;
         let written = (|| {
             let mut file = File::from(fd);
-            file.write_all(data)?;
+            let len = match source {
+                Source::Bytes(data) => {
+                    file.write_all(data).map_err(TempError::Io)?;
+                    data.len() as u64
+                }
+                Source::File(from) => std::io::copy(from, &mut file).map_err(TempError::Io)?,
+                Source::Reader { reader, started } => {
+                    *started = true;
+                    let mut buf = vec![0; CHUNK];
+                    let mut len = 0;
+                    loop {
+                        let n = read_full(*reader, &mut buf).map_err(TempError::Input)?;
+                        file.write_all(&buf[..n]).map_err(TempError::Io)?;
+                        len += n as u64;
+                        if n < buf.len() {
+                            break len;
+                        }
+                    }
+                }
+            };
             if self.fsync {
-                file.sync_all()?;
+                file.sync_all().map_err(TempError::Io)?;
             }
-            Ok(())
+            Ok(len)
         })();
         match written {
-            Ok(()) => Ok(tmp),
+            Ok(len) => Ok((tmp, len)),
             Err(e) => {
                 let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
                 Err(e)
@@ -219,12 +296,29 @@ impl DiskStorage {
     }
 
     fn save(&self, key: &SafePath, data: &[u8], exclusive: bool) -> Result<()> {
+        self.save_source(key, &mut Source::Bytes(data), exclusive)
+            .map(drop)
+    }
+
+    /// Saves the bytes of `source` at `key` through a temporary file renamed (or,
+    /// `exclusive`, linked) into place, and returns their length.
+    fn save_source(&self, key: &SafePath, source: &mut Source<'_>, exclusive: bool) -> Result<u64> {
         Self::check_key(key)?;
         self.check_root_present(key)?;
         for _ in 0..SAVE_RETRIES {
-            match self.try_save(key, data, exclusive) {
-                Ok(()) => return Ok(()),
-                Err(SaveError::Raced) => {}
+            match self.try_save(key, source, exclusive) {
+                Ok(len) => return Ok(len),
+                Err(SaveError::Raced) if source.rewind() => {}
+                Err(SaveError::Raced) => {
+                    return Err(io(
+                        "writing a key",
+                        key.as_str(),
+                        std::io::Error::new(
+                            Io::NotFound,
+                            "its directory was removed while the streamed value was written",
+                        ),
+                    ));
+                }
                 Err(SaveError::Failed(e)) => return Err(e),
             }
         }
@@ -241,9 +335,9 @@ impl DiskStorage {
     fn try_save(
         &self,
         key: &SafePath,
-        data: &[u8],
+        source: &mut Source<'_>,
         exclusive: bool,
-    ) -> std::result::Result<(), SaveError> {
+    ) -> std::result::Result<u64, SaveError> {
         let dir = self
             .parent(key, true)?
             .ok_or_else(|| conflict(key, "its directory cannot be created"))?;
@@ -253,11 +347,14 @@ impl DiskStorage {
             Ok(FileType::Directory) => return Err(conflict(key, "keys exist below it").into()),
             _ => {}
         }
-        let tmp = match self.write_temp(&dir, data) {
-            Ok(tmp) => tmp,
+        let (tmp, len) = match self.write_temp(&dir, source) {
+            Ok(written) => written,
             // The directory was removed after it was opened.
-            Err(e) if e.kind() == Io::NotFound => return Err(SaveError::Raced),
-            Err(e) => return Err(io("writing a temporary file", key.as_str(), e).into()),
+            Err(TempError::Io(e)) if e.kind() == Io::NotFound => return Err(SaveError::Raced),
+            Err(TempError::Io(e)) => {
+                return Err(io("writing a temporary file", key.as_str(), e).into());
+            }
+            Err(TempError::Input(e)) => return Err(StorageError::input(key, e).into()),
         };
         let placed = if exclusive {
             rustix::fs::linkat(&dir, tmp.as_str(), &dir, name, AtFlags::empty())
@@ -270,7 +367,8 @@ impl DiskStorage {
         match placed {
             Ok(()) => {
                 dir.saw(name);
-                Ok(self.sync_dir(key, &dir)?)
+                self.sync_dir(key, &dir)?;
+                Ok(len)
             }
             Err(Errno::NOENT) => Err(SaveError::Raced),
             Err(Errno::EXIST) if exclusive => {
@@ -312,12 +410,25 @@ impl DiskStorage {
 
     /// The bytes at `key`, or `None`.
     fn read(&self, key: &SafePath) -> Result<Option<Vec<u8>>> {
+        let Some((mut file, len)) = self.open_value(key)? else {
+            return Ok(None);
+        };
+        let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut data)
+            .map_err(|e| io("reading a key", key.as_str(), e))?;
+        Ok(Some(data))
+    }
+
+    /// The value at `key` opened for reading, beneath the root without following a
+    /// link, with its length; `None` when there is no value (or something other than
+    /// a regular file is there).
+    fn open_value(&self, key: &SafePath) -> Result<Option<(File, u64)>> {
         Self::check_key(key)?;
         // Non-blocking, so a FIFO planted in the store is seen and skipped, not waited on.
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         if !self.dir.keeps() {
             match self.dir.fast(key.as_str(), flags) {
-                Some(Walk::Found(fd)) => return read_open(key, fd),
+                Some(Walk::Found(fd)) => return regular(key, fd),
                 Some(Walk::Missing) => return Ok(None),
                 Some(Walk::Blocked(_)) | None => {}
             }
@@ -327,7 +438,7 @@ impl DiskStorage {
         };
         let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match rustix::fs::openat(&dir, key.file_name(), flags, Mode::empty()) {
-            Ok(fd) => read_open(key, fd),
+            Ok(fd) => regular(key, fd),
             Err(Errno::LOOP) => Err(symlink_refused(key)),
             Err(Errno::NOENT | Errno::NOTDIR | Errno::NXIO) => Ok(None),
             Err(e) => Err(io("opening a key", key.as_str(), e.into())),
@@ -616,6 +727,48 @@ impl Storage for DiskStorage {
             DirWalk::Found(DirFd::Below(fd)) => self.remove_contents(fd).map_err(err),
             _ => Ok(()),
         }
+    }
+
+    /// Streams `reader` into a temporary file beside the key, a chunk at a time, and
+    /// renames it into place; a failing reader removes the temporary file.
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn Read) -> Result<u64> {
+        let mut source = Source::Reader {
+            reader,
+            started: false,
+        };
+        self.save_source(path, &mut source, false)
+    }
+
+    /// The opened file: it stays the value it was when opened, whatever replaces the
+    /// key meanwhile (a save renames a new file over the name).
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        Ok(self
+            .open_value(path)?
+            .map(|(file, _)| Box::new(file) as ValueReader<'_>))
+    }
+
+    /// Reads the range alone, with `pread`.
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        let Some((file, size)) = self.open_value(path)? else {
+            return Ok(None);
+        };
+        let len = len.min(size.saturating_sub(offset));
+        read_range(path, &file, offset, len).map(Some)
+    }
+
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        Ok(self.open_value(path)?.map(|(_, size)| size))
+    }
+
+    /// Copies inside the kernel (`copy_file_range`) from the opened source into a
+    /// temporary file renamed into place.
+    fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
+        Self::check_key(to)?;
+        let Some((mut file, _)) = self.open_value(from)? else {
+            return Ok(false);
+        };
+        self.save_source(to, &mut Source::File(&mut file), false)?;
+        Ok(true)
     }
 
     fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {

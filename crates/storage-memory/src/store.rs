@@ -5,7 +5,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use memory_fs_posix::{Errno, MemoryFileSystem, OpenFlags};
 use memory_fs_storage::{
-    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version,
+    Batch, CHUNK, Capabilities, Expect, Result, SafePath, Storage, StorageError, ValueReader,
+    Version, read_full,
 };
 
 use crate::MemoryConfig;
@@ -98,11 +99,10 @@ impl MemoryStorage {
         }
     }
 
-    /// Writes `data` to a fresh staging file and returns its path.
-    pub(crate) fn stage(
+    /// A fresh staging file, opened for writing, and its path.
+    fn open_staging(
         &self,
-        data: &[u8],
-    ) -> std::result::Result<String, memory_fs_posix::PosixError> {
+    ) -> std::result::Result<(String, memory_fs_posix::Fd), memory_fs_posix::PosixError> {
         let staging = self.staging_name();
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCL;
         let fd = match self.fs.open(&staging, flags, 0o644) {
@@ -112,6 +112,60 @@ impl MemoryStorage {
             }
             other => other?,
         };
+        Ok((staging, fd))
+    }
+
+    /// Streams `reader` into a fresh staging file a chunk at a time and returns its
+    /// path and length; on any failure the staging file is removed.
+    pub(crate) fn stage_from(
+        &self,
+        key: &SafePath,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<(String, u64)> {
+        let (staging, fd) = self.open_staging().map_err(|e| backend(key.as_str(), e))?;
+        let written = (|| {
+            let mut buf = vec![0; CHUNK];
+            let mut len = 0;
+            loop {
+                let n = read_full(reader, &mut buf).map_err(|e| StorageError::input(key, e))?;
+                write_all(&self.fs, fd, &buf[..n]).map_err(|e| backend(key.as_str(), e))?;
+                len += n as u64;
+                if n < buf.len() {
+                    return Ok(len);
+                }
+            }
+        })();
+        let closed = self.fs.close(fd).map_err(|e| backend(key.as_str(), e));
+        match written.and_then(|len| closed.map(|()| len)) {
+            Ok(len) => Ok((staging, len)),
+            Err(e) => {
+                let _ = self.fs.unlink(&staging);
+                Err(e)
+            }
+        }
+    }
+
+    /// The value at `key` opened for reading, with its length; `None` when there is
+    /// none.
+    fn open_value(&self, key: &SafePath) -> Result<Option<(memory_fs_posix::File, u64)>> {
+        let p = Self::path(key)?;
+        let file = match self.fs.open_file(&p, OpenFlags::READ, 0) {
+            Ok(file) => file,
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(backend(&p, e)),
+        };
+        let st = file.metadata().map_err(|e| backend(&p, e))?;
+        Ok(st.is_file().then_some((file, st.size)))
+    }
+
+    /// Writes `data` to a fresh staging file and returns its path.
+    pub(crate) fn stage(
+        &self,
+        data: &[u8],
+    ) -> std::result::Result<String, memory_fs_posix::PosixError> {
+        let (staging, fd) = self.open_staging()?;
         let written = write_all(&self.fs, fd, data);
         let closed = self.fs.close(fd);
         if let Err(e) = written.and(closed) {
@@ -407,6 +461,56 @@ impl Storage for MemoryStorage {
     fn clear(&self) -> Result<()> {
         let _alone = self.exclusive();
         self.remove_tree("/")
+    }
+
+    /// Streams `reader` into a staging file, a chunk at a time, and places it as
+    /// `file_save` does; a failing reader removes the staging file.
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn std::io::Read) -> Result<u64> {
+        Self::path(path)?;
+        let _shared = self.shared();
+        let (staged, len) = self.stage_from(path, reader)?;
+        self.place(path, &staged, false, &mut Vec::new())?;
+        Ok(len)
+    }
+
+    /// An open descriptor of the value: it keeps the value it was opened on, whatever
+    /// replaces the key meanwhile (a save renames a new file over the name).
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        let _shared = self.shared();
+        Ok(self
+            .open_value(path)?
+            .map(|(file, _)| Box::new(file) as ValueReader<'_>))
+    }
+
+    /// Reads the range alone, with `pread`.
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        let _shared = self.shared();
+        let Some((file, size)) = self.open_value(path)? else {
+            return Ok(None);
+        };
+        let len = len.min(size.saturating_sub(offset));
+        let mut out = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+        let mut filled = 0;
+        while filled < out.len() {
+            let at = i64::try_from(offset + filled as u64).unwrap_or(i64::MAX);
+            match self.fs.pread(file.fd(), &mut out[filled..], at) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => return Err(backend(path.as_str(), e)),
+            }
+        }
+        out.truncate(filled);
+        Ok(Some(out))
+    }
+
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        let p = Self::path(path)?;
+        let _shared = self.shared();
+        match self.fs.lstat(&p) {
+            Ok(st) => Ok(st.is_file().then_some(st.size)),
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
+            Err(e) => Err(backend(&p, e)),
+        }
     }
 
     fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {

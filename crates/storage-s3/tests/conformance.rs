@@ -30,7 +30,7 @@ cases!(
     save_load_delete empty_value binary_every_byte large_value unusual_keys
     many_keys prefix_listing nested_keys batches create_if_absent
     concurrent_writers clear text_and_json invalid_keys conditional_writes
-    conditional_write_race apply_batches copies batch_copies streams listed_versions
+    conditional_write_race apply_batches copies batch_copies streams stream_faults listed_versions
 );
 
 #[test]

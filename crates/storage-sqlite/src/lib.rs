@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod open;
+mod reader;
 mod rows;
 mod store;
 

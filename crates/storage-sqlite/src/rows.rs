@@ -180,8 +180,85 @@ pub(crate) fn read(conn: &Connection, layout: Layout, key: &SafePath) -> Result<
     }
 }
 
-/// A chunked value of `len` bytes, read chunk by chunk with incremental blob I/O.
-fn read_chunks(conn: &Connection, key: &SafePath, len: i64) -> Result<Vec<u8>> {
+/// How the value at a key is stored.
+pub(crate) enum Stored {
+    /// In its row.
+    Inline(Vec<u8>),
+    /// In chunk rows: their rowids and lengths, in order.
+    Chunked(Vec<(i64, usize)>),
+}
+
+/// How the value at `key` is stored (native layout), or `None`; the caller runs this
+/// inside a transaction when it goes on to read the chunks.
+///
+/// # Errors
+/// As [`read`].
+pub(crate) fn stored(conn: &Connection, key: &SafePath) -> Result<Option<Stored>> {
+    let err = |e| db(Some(key.as_str()), e);
+    let mut stmt = conn.prepare_cached(NATIVE.select).map_err(err)?;
+    let mut rows = stmt.query([key.as_str()]).map_err(err)?;
+    let Some(row) = rows.next().map_err(err)? else {
+        return Ok(None);
+    };
+    match row.get_ref(0).map_err(err)? {
+        ValueRef::Blob(bytes) => Ok(Some(Stored::Inline(bytes.to_vec()))),
+        ValueRef::Integer(len) => chunk_list(conn, key, len).map(|c| Some(Stored::Chunked(c))),
+        other => Err(unreadable(
+            key.as_str(),
+            format!(
+                "its row holds {} where a BLOB belongs; the store cannot read it",
+                type_name(other)
+            ),
+        )),
+    }
+}
+
+/// The length of the value at `key` from its row alone, or `None`.
+///
+/// # Errors
+/// As [`read`].
+pub(crate) fn size(conn: &Connection, layout: Layout, key: &SafePath) -> Result<Option<u64>> {
+    let err = |e| db(Some(key.as_str()), e);
+    let sql = match layout {
+        Layout::Native => {
+            "SELECT typeof(data), CASE typeof(data) WHEN 'integer' THEN data
+             ELSE length(data) END FROM files WHERE path = ?1"
+        }
+        Layout::Python => {
+            "SELECT typeof(data), length(data) FROM memory_fs_files
+             WHERE path = ?1 ORDER BY id LIMIT 1"
+        }
+    };
+    let found: Option<(String, Option<i64>)> = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| {
+            let mut rows = s.query([key.as_str()])?;
+            rows.next()?.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose()
+        })
+        .map_err(err)?;
+    match found {
+        None => Ok(None),
+        Some((kind, Some(len)))
+            if kind == "blob" || (kind == "integer" && layout == Layout::Native) =>
+        {
+            Ok(Some(u64::try_from(len).map_err(|_| {
+                unreadable(
+                    key.as_str(),
+                    format!("its row records a length of {len} bytes"),
+                )
+            })?))
+        }
+        Some((kind, _)) => Err(unreadable(
+            key.as_str(),
+            format!(
+                "its row holds a value of SQL type {kind} where a BLOB belongs; the store cannot read it"
+            ),
+        )),
+    }
+}
+
+/// The rowids and lengths of a chunked value's chunks, checked to hold `len` bytes.
+fn chunk_list(conn: &Connection, key: &SafePath, len: i64) -> Result<Vec<(i64, usize)>> {
     let err = |e| db(Some(key.as_str()), e);
     let broken = |why: String| {
         unreadable(
@@ -216,6 +293,76 @@ fn read_chunks(conn: &Connection, key: &SafePath, len: i64) -> Result<Vec<u8>> {
     if total != len {
         return Err(broken(format!("its chunks hold {total} bytes")));
     }
+    Ok(chunks
+        .into_iter()
+        .map(|(rowid, _, n, _)| (rowid, usize::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Reads `buf.len()` bytes at `offset` of the chunk row `rowid` with incremental blob
+/// I/O.
+pub(crate) fn read_chunk_at(
+    conn: &Connection,
+    key: &SafePath,
+    rowid: i64,
+    offset: usize,
+    buf: &mut [u8],
+) -> Result<()> {
+    let blob = conn
+        .blob_open(MAIN_DB, c"file_chunks", c"data", rowid, true)
+        .map_err(|e| db(Some(key.as_str()), e))?;
+    blob.read_at_exact(buf, offset)
+        .map_err(|e| StorageError::backend(BACKEND, Some(key.as_str()), e))
+}
+
+/// The bytes `offset..offset + len` (clipped to the value) of the value at `key`,
+/// reading only the chunks that hold them; `None` when there is no value. The caller
+/// runs this inside a transaction, so the row and its chunks are one snapshot.
+///
+/// # Errors
+/// As [`read`].
+pub(crate) fn range(
+    conn: &Connection,
+    key: &SafePath,
+    offset: u64,
+    len: u64,
+) -> Result<Option<Vec<u8>>> {
+    let clip = |total: usize| {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(total);
+        (start, end)
+    };
+    match stored(conn, key)? {
+        None => Ok(None),
+        Some(Stored::Inline(bytes)) => {
+            let (start, end) = clip(bytes.len());
+            Ok(Some(bytes[start..end].to_vec()))
+        }
+        Some(Stored::Chunked(chunks)) => {
+            let (start, end) = clip(chunks.iter().map(|&(_, n)| n).sum());
+            let mut out = vec![0; end - start];
+            let mut at = 0usize;
+            for (rowid, n) in chunks {
+                let (lo, hi) = (at.max(start), (at + n).min(end));
+                if lo < hi {
+                    read_chunk_at(conn, key, rowid, lo - at, &mut out[lo - start..hi - start])?;
+                }
+                at += n;
+                if at >= end {
+                    break;
+                }
+            }
+            Ok(Some(out))
+        }
+    }
+}
+
+/// A chunked value of `len` bytes, read chunk by chunk with incremental blob I/O.
+fn read_chunks(conn: &Connection, key: &SafePath, len: i64) -> Result<Vec<u8>> {
+    let chunks = chunk_list(conn, key, len)?;
+    let len = chunks.iter().map(|&(_, n)| n).sum::<usize>();
     let mut out = Vec::new();
     out.try_reserve_exact(len).map_err(|e| {
         StorageError::backend(
@@ -224,16 +371,88 @@ fn read_chunks(conn: &Connection, key: &SafePath, len: i64) -> Result<Vec<u8>> {
             format!("cannot hold a value of {len} bytes in memory: {e}"),
         )
     })?;
-    for &(rowid, _, n, _) in &chunks {
+    for &(rowid, n) in &chunks {
         let start = out.len();
-        out.resize(start + usize::try_from(n).unwrap_or(0), 0);
-        let blob = conn
-            .blob_open(MAIN_DB, c"file_chunks", c"data", rowid, true)
-            .map_err(err)?;
-        blob.read_at_exact(&mut out[start..], 0)
-            .map_err(|e| StorageError::backend(BACKEND, Some(key.as_str()), e))?;
+        out.resize(start + n, 0);
+        read_chunk_at(conn, key, rowid, 0, &mut out[start..])?;
     }
     Ok(out)
+}
+
+/// Streams the value read from `reader` to `key` (native layout) and returns its
+/// length. A value that fits one row (at most the chunk size) is written as
+/// [`put`] writes it; a longer one becomes chunk rows of the chunk size, each
+/// written as it fills (a `zeroblob` row filled by incremental blob I/O, so SQLite
+/// makes no copy of it), with no more than one chunk in memory. The caller runs this
+/// inside a transaction and rolls it back on an error, so the old value stays.
+///
+/// # Errors
+/// [`StorageError::Input`] when `reader` fails; otherwise as [`put`].
+pub(crate) fn put_from(
+    conn: &Connection,
+    values: Values,
+    key: &SafePath,
+    reader: &mut dyn std::io::Read,
+) -> Result<u64> {
+    let err = |e| db(Some(key.as_str()), e);
+    let input = |e| StorageError::input(key, e);
+    let mut buf = vec![0; values.chunk_size];
+    let n = memory_fs_storage::read_full(reader, &mut buf).map_err(input)?;
+    let mut probe = [0u8; 1];
+    let more = if n == buf.len() {
+        memory_fs_storage::read_full(reader, &mut probe).map_err(input)?
+    } else {
+        0
+    };
+    if more == 0 {
+        put(conn, values, key, &buf[..n])?;
+        return Ok(n as u64);
+    }
+    // An empty BLOB marks the row while the chunks are written: replacing a chunked
+    // value drops its chunks (the trigger), and setting the length at the end from a
+    // BLOB fires nothing.
+    conn.prepare_cached(UPSERT)
+        .and_then(|mut s| s.execute(params![key.as_str(), &[] as &[u8]]))
+        .map_err(err)?;
+    conn.prepare_cached("DELETE FROM file_chunks WHERE path = ?1")
+        .and_then(|mut s| s.execute([key.as_str()]))
+        .map_err(err)?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO file_chunks (path, seq, data) VALUES (?1, ?2, zeroblob(?3))")
+        .map_err(err)?;
+    let mut write_chunk = |seq: i64, data: &[u8]| -> Result<()> {
+        insert
+            .execute(params![key.as_str(), seq, data.len() as i64])
+            .map_err(err)?;
+        let rowid = conn.last_insert_rowid();
+        let mut blob = conn
+            .blob_open(MAIN_DB, c"file_chunks", c"data", rowid, false)
+            .map_err(err)?;
+        blob.write_all_at(data, 0)
+            .map_err(|e| StorageError::backend(BACKEND, Some(key.as_str()), e))
+    };
+    write_chunk(0, &buf)?;
+    let mut total = buf.len() as u64;
+    // The probed byte starts the next chunk.
+    buf[0] = probe[0];
+    let mut filled = 1;
+    for seq in 1i64.. {
+        let n = filled + memory_fs_storage::read_full(reader, &mut buf[filled..]).map_err(input)?;
+        filled = 0;
+        if n > 0 {
+            write_chunk(seq, &buf[..n])?;
+            total += n as u64;
+        }
+        if n < buf.len() {
+            break;
+        }
+    }
+    let len = i64::try_from(total)
+        .map_err(|_| unreadable(key.as_str(), "the value is too long to record its length"))?;
+    conn.prepare_cached("UPDATE files SET data = ?2 WHERE path = ?1")
+        .and_then(|mut s| s.execute(params![key.as_str(), len]))
+        .map_err(err)?;
+    Ok(total)
 }
 
 /// Writes `data` at `key`. A chunked write takes several statements: the caller runs

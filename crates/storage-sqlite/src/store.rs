@@ -4,11 +4,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use memory_fs_storage::{
-    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, ValueReader, Version,
+    Write,
 };
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 
 use crate::error::{BACKEND, db};
+use crate::reader::ChunkReader;
 use crate::rows::{self, LIST_PREFIX, Values, key_of};
 use crate::{Layout, SqliteConfig};
 
@@ -121,6 +123,34 @@ impl SqliteStorage {
         let out = body(&tx)?;
         tx.commit().map_err(|e| db(None, e))?;
         Ok(out)
+    }
+
+    /// A reader of the chunked value at `key` on a connection of its own, in a read
+    /// transaction that keeps the snapshot the value was found in (WAL readers never
+    /// wait for writers, nor writers for them). `None` when the key holds nothing.
+    fn chunk_reader(
+        &self,
+        file: &std::path::Path,
+        key: &SafePath,
+    ) -> Result<Option<ValueReader<'_>>> {
+        let err = |e| db(Some(key.as_str()), e);
+        let conn = Connection::open_with_flags(
+            file,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        conn.busy_timeout(crate::open::BUSY_TIMEOUT).map_err(err)?;
+        // Read through the page cache, not a memory map, so a long value read does not
+        // keep its pages resident.
+        conn.execute_batch("PRAGMA mmap_size = 0; BEGIN")
+            .map_err(err)?;
+        Ok(match rows::stored(&conn, key)? {
+            None => None,
+            Some(rows::Stored::Inline(bytes)) => Some(Box::new(std::io::Cursor::new(bytes))),
+            Some(rows::Stored::Chunked(chunks)) => {
+                Some(Box::new(ChunkReader::new(conn, key.clone(), chunks)))
+            }
+        })
     }
 
     /// The query plan of the prefix listing, for checking it uses the index.
@@ -263,6 +293,77 @@ impl Storage for SqliteStorage {
             }
             Ok(())
         })
+    }
+
+    /// Native layout: writes chunk rows as the bytes arrive, inside one `IMMEDIATE`
+    /// transaction that a failing reader rolls back (the old value stays). Other calls
+    /// on this store wait for the save, as for any write; other connections read on.
+    /// The Python layout keeps one BLOB per value, so its value is read whole first.
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn std::io::Read) -> Result<u64> {
+        if self.values.layout == Layout::Python {
+            let mut data = Vec::new();
+            reader
+                .read_to_end(&mut data)
+                .map_err(|e| StorageError::input(path, e))?;
+            self.file_save(path, &data)?;
+            return Ok(data.len() as u64);
+        }
+        self.immediate(|tx| rows::put_from(tx, self.values, path, reader))
+    }
+
+    /// A value in one row is read whole (it is at most a chunk). A chunked value in a
+    /// database file is read a piece at a time on a connection of the reader's own
+    /// (see [`chunk_reader`](Self::chunk_reader)); in an in-memory database, which
+    /// holds every value in memory anyway and cannot be reached from a second
+    /// connection, it is read whole, under one lock.
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        if self.values.layout == Layout::Native
+            && let Some(file) = &self.path
+        {
+            let chunked = {
+                let conn = self.conn();
+                match rows::stored(&conn, path)? {
+                    None => return Ok(None),
+                    Some(rows::Stored::Inline(bytes)) => {
+                        return Ok(Some(Box::new(std::io::Cursor::new(bytes))));
+                    }
+                    Some(rows::Stored::Chunked(_)) => true,
+                }
+            };
+            if chunked {
+                return self.chunk_reader(file, path);
+            }
+        }
+        Ok(self
+            .file_bytes(path)?
+            .map(|bytes| Box::new(std::io::Cursor::new(bytes)) as ValueReader<'_>))
+    }
+
+    /// Native layout: reads only the chunks that hold the range, in one transaction.
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        if self.values.layout == Layout::Native {
+            let conn = self.conn();
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(|e| db(Some(path.as_str()), e))?;
+            let out = rows::range(&tx, path, offset, len)?;
+            tx.commit().map_err(|e| db(Some(path.as_str()), e))?;
+            return Ok(out);
+        }
+        Ok(self.file_bytes(path)?.map(|bytes| {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = start
+                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+                .min(bytes.len());
+            bytes[start..end].to_vec()
+        }))
+    }
+
+    /// From the row: the recorded length of a chunked value, `length()` of a BLOB.
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        rows::size(&self.conn(), self.values.layout, path)
     }
 
     fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {

@@ -60,3 +60,14 @@ mod chunked_on_file {
 
     memory_fs_storage::conformance_tests!(make = fresh);
 }
+
+mod chunked_in_memory {
+    use memory_fs_storage_sqlite::{SqliteConfig, SqliteStorage};
+
+    // Small chunks in an in-memory database, where streamed reads cannot have a
+    // connection of their own.
+    memory_fs_storage::conformance_tests!(
+        make = || SqliteStorage::with_config(SqliteConfig::in_memory().chunk_size(64 * 1024))
+            .expect("open")
+    );
+}

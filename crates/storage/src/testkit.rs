@@ -776,6 +776,103 @@ pub fn streams(storage: &dyn Storage) {
     );
 }
 
+/// A reader that yields `data` and then fails instead of ending.
+struct CutAt<'a> {
+    data: &'a [u8],
+}
+
+impl std::io::Read for CutAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.data.is_empty() {
+            return Err(std::io::Error::other(
+                "the stream was cut at a chunk boundary",
+            ));
+        }
+        let n = buf.len().min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// Streamed saves cut at every chunk boundary leave the old value (and no staging
+/// key) each time; a streamed reader yields one whole value while another writer
+/// replaces it, where writes are atomic.
+pub fn stream_faults(storage: &dyn Storage) {
+    let chunk = crate::CHUNK;
+    let len = 2 * chunk + chunk / 2 + 4_321;
+    let data: Vec<u8> = (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8)
+        .collect();
+    let k = key("sfault/value");
+    save(storage, "sfault/value", b"the old value");
+    let boundaries = len / chunk;
+    for cut in (0..=boundaries).map(|i| i * chunk).chain([len]) {
+        let err = storage
+            .file_save_from(&k, &mut CutAt { data: &data[..cut] })
+            .expect_err("the reader fails");
+        assert_eq!(err.kind(), ErrorKind::Input, "cut at {cut}: {err}");
+        assert_eq!(
+            load(storage, "sfault/value").as_deref(),
+            Some(&b"the old value"[..]),
+            "a save cut at byte {cut} leaves the old value"
+        );
+        assert_eq!(
+            storage.file_size(&k).expect("size"),
+            Some(13),
+            "cut at {cut}: the size is the old value's"
+        );
+        assert_eq!(
+            keys(storage, Some("sfault")),
+            ["sfault/value"],
+            "a save cut at byte {cut} leaves no staging key"
+        );
+    }
+    let fresh = key("sfault/fresh");
+    for cut in [0, chunk, 2 * chunk] {
+        let err = storage
+            .file_save_from(&fresh, &mut CutAt { data: &data[..cut] })
+            .expect_err("the reader fails");
+        assert_eq!(err.kind(), ErrorKind::Input, "{err}");
+        assert_eq!(load(storage, "sfault/fresh"), None, "cut at {cut}");
+    }
+    assert_eq!(keys(storage, None), ["sfault/value"]);
+
+    if !storage.capabilities().atomic_write {
+        skipped("stream_faults (reading through a replace)", "atomic_write");
+        return;
+    }
+    let other: Vec<u8> = data.iter().map(|b| !b).collect();
+    for replace_streamed in [false, true] {
+        storage.file_save_from(&k, &mut &data[..]).expect("save");
+        let mut reader = storage.file_reader(&k).expect("reader").expect("exists");
+        let mut read = vec![0; chunk + 1];
+        std::io::Read::read_exact(&mut reader, &mut read).expect("read a first part");
+        if replace_streamed {
+            storage
+                .file_save_from(&k, &mut &other[..])
+                .expect("replace while a reader is open");
+        } else {
+            save(storage, "sfault/value", &other);
+        }
+        match std::io::Read::read_to_end(&mut reader, &mut read) {
+            Ok(_) => assert!(
+                read == data,
+                "a reader open across a replace yields the value it began with \
+                 ({} bytes read, {} expected)",
+                read.len(),
+                data.len()
+            ),
+            Err(e) => eprintln!("the reader stopped at the replace: {e}"),
+        }
+        drop(reader);
+        assert!(
+            load(storage, "sfault/value").as_deref() == Some(&other[..]),
+            "the replace landed"
+        );
+    }
+}
+
 /// `files_versions` lists what `files_paths` lists, each key with the version
 /// `file_get` hands out, and a changed value shows a changed version.
 pub fn listed_versions(storage: &dyn Storage) {
@@ -843,6 +940,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("copies", copies),
     ("batch_copies", batch_copies),
     ("streams", streams),
+    ("stream_faults", stream_faults),
     ("listed_versions", listed_versions),
 ];
 
@@ -858,7 +956,8 @@ macro_rules! conformance_tests {
             save_load_delete empty_value binary_every_byte large_value unusual_keys
             longest_keys many_keys prefix_listing nested_keys batches create_if_absent
             concurrent_writers clear text_and_json invalid_keys conditional_writes
-            conditional_write_race apply_batches copies batch_copies streams listed_versions);
+            conditional_write_race apply_batches copies batch_copies streams stream_faults
+            listed_versions);
     };
     (@cases $make:expr; $($case:ident)*) => {
         $(
@@ -952,6 +1051,22 @@ impl<S: Storage, G: Send + Sync + std::fmt::Debug> Storage for Guarded<S, G> {
         prefix: Option<&SafePath>,
     ) -> crate::Result<Vec<(SafePath, crate::Version)>> {
         self.storage.files_versions(prefix)
+    }
+    fn file_save_from(
+        &self,
+        path: &SafePath,
+        reader: &mut dyn std::io::Read,
+    ) -> crate::Result<u64> {
+        self.storage.file_save_from(path, reader)
+    }
+    fn file_reader(&self, path: &SafePath) -> crate::Result<Option<crate::ValueReader<'_>>> {
+        self.storage.file_reader(path)
+    }
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> crate::Result<Option<Vec<u8>>> {
+        self.storage.file_range(path, offset, len)
+    }
+    fn file_size(&self, path: &SafePath) -> crate::Result<Option<u64>> {
+        self.storage.file_size(path)
     }
 }
 
@@ -1156,5 +1271,130 @@ pub mod crash {
         );
         eprintln!("crash test: {kills} kills, {total_acks} acknowledged saves checked");
         kills
+    }
+}
+
+/// Peak memory of a streamed value: a reader that makes a large value without
+/// holding it, and the process's peak resident size around a call.
+pub mod rss {
+    use std::io::Read;
+
+    /// The byte at `i` of a [`Pattern`] value.
+    pub fn byte_at(i: u64) -> u8 {
+        (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+    }
+
+    /// A reader of `len` pattern bytes, made as they are read.
+    #[derive(Debug)]
+    pub struct Pattern {
+        at: u64,
+        len: u64,
+    }
+
+    impl Pattern {
+        /// `len` bytes of the pattern.
+        pub fn new(len: u64) -> Self {
+            Self { at: 0, len }
+        }
+    }
+
+    impl Read for Pattern {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf
+                .len()
+                .min(usize::try_from(self.len - self.at).unwrap_or(usize::MAX));
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = byte_at(self.at + i as u64);
+            }
+            self.at += n as u64;
+            Ok(n)
+        }
+    }
+
+    /// Reads `reader` to its end in chunks, checking every byte against the pattern,
+    /// and returns how many there were.
+    ///
+    /// # Panics
+    /// On a read error or a byte that is not the pattern's.
+    pub fn check_pattern(reader: &mut dyn Read) -> u64 {
+        let mut buf = vec![0; crate::CHUNK];
+        let mut at = 0u64;
+        loop {
+            let n = crate::read_full(reader, &mut buf).expect("read the value");
+            for (i, b) in buf[..n].iter().enumerate() {
+                assert_eq!(*b, byte_at(at + i as u64), "byte {}", at + i as u64);
+            }
+            at += n as u64;
+            if n < buf.len() {
+                return at;
+            }
+        }
+    }
+
+    /// A `kB` line of `/proc/self/status`, in bytes.
+    fn status(field: &str) -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+    }
+
+    /// Runs `f` and returns its result with how far the process's peak resident size
+    /// (`VmHWM`, reset first through `/proc/self/clear_refs`) rose above its resident
+    /// size before the call.
+    ///
+    /// # Panics
+    /// Where `/proc/self` cannot be read or the peak cannot be reset.
+    pub fn peak_above<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident size");
+        let before = status("VmRSS:");
+        let out = f();
+        let peak = status("VmHWM:");
+        (out, peak.saturating_sub(before))
+    }
+
+    /// The size of the streamed value in the peak-memory tests:
+    /// `MEMORY_FS_STREAM_BYTES` if set, else `default`.
+    ///
+    /// # Panics
+    /// If the variable is not a number.
+    pub fn value_len(default: u64) -> u64 {
+        std::env::var("MEMORY_FS_STREAM_BYTES").map_or(default, |v| {
+            v.parse()
+                .expect("MEMORY_FS_STREAM_BYTES is a number of bytes")
+        })
+    }
+
+    /// Streams a [`Pattern`] value of `len` bytes into `storage` at `key` and reads it
+    /// back through a reader, and returns how far the peak resident size rose above
+    /// the baseline in the save and in the read.
+    ///
+    /// # Panics
+    /// When a call fails or the value read is not the one saved.
+    pub fn save_and_read(storage: &dyn crate::Storage, key: &str, len: u64) -> (u64, u64) {
+        let key = crate::SafePath::new(key).expect("key");
+        let (saved, save_peak) =
+            peak_above(|| storage.file_save_from(&key, &mut Pattern::new(len)));
+        assert_eq!(saved.expect("streamed save"), len);
+        assert_eq!(storage.file_size(&key).expect("size"), Some(len));
+        let (read, read_peak) = peak_above(|| {
+            let mut reader = storage.file_reader(&key).expect("reader").expect("exists");
+            check_pattern(&mut reader)
+        });
+        assert_eq!(read, len);
+        eprintln!(
+            "{} bytes: peak resident size rose {} bytes in the save, {} in the read",
+            len, save_peak, read_peak
+        );
+        (save_peak, read_peak)
     }
 }
