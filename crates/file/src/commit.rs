@@ -40,7 +40,7 @@ const MAX_ATTEMPTS: usize = 64;
 pub(crate) const LEASE_MS: i64 = 5 * 60 * 1000;
 
 /// Where transactions keep their journal and staged contents.
-const JOURNALS: &str = ".memory-fs/tx";
+pub(crate) const JOURNALS: &str = ".memory-fs/tx";
 
 /// One file's change, planned against the record it was read with.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ pub(crate) enum KeyWrite<'a> {
         old: Option<Vec<u8>>,
     },
     /// A content key.
-    Content { key: SafePath, data: &'a [u8] },
+    Content { key: SafePath, body: Body<'a> },
     /// A key removed.
     Delete { key: SafePath },
 }
@@ -80,6 +80,52 @@ impl KeyWrite<'_> {
             Self::Delete { .. } => 2,
         }
     }
+}
+
+/// The bytes of a content write: in memory, or already stored at a staging key by a
+/// streamed save (see [`crate::stream`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body<'a> {
+    /// The bytes themselves.
+    Bytes(&'a [u8]),
+    /// A value streamed to a staging key, with what was computed as it passed.
+    Staged(&'a crate::stream::Staged),
+}
+
+impl Body<'_> {
+    /// The content's length.
+    pub(crate) fn size(&self) -> u64 {
+        match self {
+            Self::Bytes(b) => b.len() as u64,
+            Self::Staged(s) => s.size(),
+        }
+    }
+
+    /// The content's MD5 hash as the metadata holds it.
+    pub(crate) fn hash(&self) -> String {
+        match self {
+            Self::Bytes(b) => content_hash(b),
+            Self::Staged(s) => s.hash().to_owned(),
+        }
+    }
+
+    /// Whether both are the same content (the same bytes, or the same staged value).
+    fn same(&self, other: &Body<'_>) -> bool {
+        match (self, other) {
+            (Body::Bytes(a), Body::Bytes(b)) => std::ptr::eq(*a, *b) || a == b,
+            (Body::Staged(a), Body::Staged(b)) => a.key() == b.key(),
+            _ => false,
+        }
+    }
+}
+
+/// Whether the value at `key` is `size` bytes with MD5 `hash`, read as a stream (and
+/// not at all when its length already differs).
+pub(crate) fn holds(storage: &dyn Storage, key: &SafePath, hash: &str, size: u64) -> Result<bool> {
+    if storage.file_size(key)? != Some(size) {
+        return Ok(false);
+    }
+    Ok(crate::stream::stored_hash(storage, key)?.is_some_and(|(n, h)| n == size && h == hash))
 }
 
 /// A record as read, with its version.
@@ -278,14 +324,14 @@ fn lost_race(e: &StorageError) -> bool {
 /// several folders do; a copy of a whole file's history does not), so one that landed
 /// can complete the others.
 fn uniform_contents(change: &Change<'_>) -> bool {
-    let mut first: Option<&[u8]> = None;
+    let mut first: Option<Body<'_>> = None;
     change.writes.iter().all(|w| match w {
-        KeyWrite::Content { data, .. } => match first {
+        KeyWrite::Content { body, .. } => match &first {
             None => {
-                first = Some(data);
+                first = Some(*body);
                 true
             }
-            Some(f) => std::ptr::eq(f, *data) || f == *data,
+            Some(f) => f.same(body),
         },
         _ => true,
     })
@@ -330,9 +376,19 @@ fn commit_batch(
                     path: key.clone(),
                     data,
                 },
-                KeyWrite::Content { key, data } => Write::Put {
+                KeyWrite::Content {
+                    key,
+                    body: Body::Bytes(data),
+                } => Write::Put {
                     path: key.clone(),
                     data,
+                },
+                KeyWrite::Content {
+                    key,
+                    body: Body::Staged(staged),
+                } => Write::Copy {
+                    from: staged.key().clone(),
+                    to: key.clone(),
                 },
                 KeyWrite::Delete { key } => Write::Delete { path: key.clone() },
             });
@@ -369,10 +425,11 @@ fn running() -> &'static Mutex<HashSet<String>> {
 }
 
 /// Marks a commit as running for as long as it lives.
-struct Running(String);
+#[derive(Debug)]
+pub(crate) struct Running(String);
 
 impl Running {
-    fn new(tx: &str) -> Self {
+    pub(crate) fn new(tx: &str) -> Self {
         running()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -393,7 +450,7 @@ impl Drop for Running {
 /// A fresh commit id, unique across processes and machines, that also says who runs
 /// it: `<start ms>-<host>-<pid>-<pid start>-<n>` (hex), so leftovers of a commit whose
 /// process is gone can be told from those of one still running.
-fn new_tx(clock: &dyn Clock) -> String {
+pub(crate) fn new_tx(clock: &dyn Clock) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -452,13 +509,16 @@ fn intent_writes(change: &Change<'_>, staged: &[Option<SafePath>]) -> Vec<Intent
                 data: data.clone(),
                 old: old.clone(),
             },
-            KeyWrite::Content { key, data } => {
-                let staged = staged.get(content_n).cloned().flatten();
+            KeyWrite::Content { key, body } => {
+                let staged = staged.get(content_n).cloned().flatten().or(match body {
+                    Body::Staged(s) => Some(s.key().clone()),
+                    Body::Bytes(_) => None,
+                });
                 content_n += 1;
                 IntentWrite::Content {
                     key: key.clone(),
-                    hash: content_hash(data),
-                    size: data.len() as u64,
+                    hash: body.hash(),
+                    size: body.size(),
                     staged,
                 }
             }
@@ -521,15 +581,14 @@ fn write_keys(
     for write in sorted_writes(change) {
         match write {
             KeyWrite::Put { key, data, .. } => storage.file_save(key, data)?,
-            KeyWrite::Content { key, data } => {
-                match staged
+            KeyWrite::Content { key, body } => {
+                let from = staged
                     .and_then(|s| s.get(content_n))
-                    .and_then(Option::as_ref)
-                {
-                    Some(from) => {
-                        storage.file_copy(from, key)?;
-                    }
-                    None => storage.file_save(key, data)?,
+                    .and_then(Option::as_ref);
+                match (from, body) {
+                    (Some(from), _) => copy_staged(storage, from, key)?,
+                    (None, Body::Staged(s)) => copy_staged(storage, s.key(), key)?,
+                    (None, Body::Bytes(data)) => storage.file_save(key, data)?,
                 }
                 content_n += 1;
             }
@@ -540,6 +599,19 @@ fn write_keys(
         storage.files_remove(&deletes)?;
     }
     Ok(())
+}
+
+/// Copies a staged content into place; a staged copy that is gone is an error, never
+/// a content left missing.
+fn copy_staged(storage: &dyn Storage, from: &SafePath, to: &SafePath) -> Result<()> {
+    if storage.file_copy(from, to)? {
+        Ok(())
+    } else {
+        Err(FileError::Interrupted {
+            id: to.to_string(),
+            reason: format!("the staged copy {from} of its new content is gone"),
+        })
+    }
 }
 
 /// [`Storage::file_save_if`] of a record, told apart from a lost race when the store
@@ -601,10 +673,14 @@ fn commit_transaction(
     for change in changes {
         let mut staged = Vec::new();
         for write in sorted_writes(change) {
-            if let KeyWrite::Content { data, .. } = write {
+            if let KeyWrite::Content { body, .. } = write {
                 let key = staged_key(n)?;
                 n += 1;
-                if let Err(e) = storage.file_save(&key, data) {
+                let stored = match body {
+                    Body::Bytes(data) => storage.file_save(&key, data).map_err(FileError::from),
+                    Body::Staged(s) => copy_staged(storage, s.key(), &key),
+                };
+                if let Err(e) = stored {
                     cleanup(&staged_keys);
                     return Err(e.into());
                 }
@@ -764,10 +840,7 @@ fn recover_claimed(
                 } = write
                 {
                     any_content = true;
-                    if let Some(bytes) = storage.file_bytes(key)?
-                        && bytes.len() as u64 == *size
-                        && content_hash(&bytes) == *hash
-                    {
+                    if holds(storage, key, hash, *size)? {
                         landed = true;
                         break;
                     }
@@ -781,21 +854,21 @@ fn recover_claimed(
         (!pending.removes).then_some(record)
     } else {
         // A transaction writes no key before its commit point: undoing it only gives
-        // the record back. A single commit restores the small keys it wrote.
+        // the record back. A single commit restores the small keys it wrote. Either
+        // way its staged contents (a transaction's, a streamed save's) go.
         if pending.transaction.is_none() {
             roll_back(storage, &pending)?;
-        } else {
-            let staged: Vec<SafePath> = pending
-                .writes
-                .iter()
-                .filter_map(|w| match w {
-                    IntentWrite::Content { staged, .. } => staged.clone(),
-                    _ => None,
-                })
-                .collect();
-            if !staged.is_empty() {
-                storage.files_remove(&staged)?;
-            }
+        }
+        let staged: Vec<SafePath> = pending
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                IntentWrite::Content { staged, .. } => staged.clone(),
+                _ => None,
+            })
+            .collect();
+        if !staged.is_empty() {
+            storage.files_remove(&staged)?;
         }
         pending.previous.map(|p| *p)
     };
@@ -825,14 +898,13 @@ fn roll_forward(storage: &dyn Storage, pending: &Pending) -> Result<()> {
             staged,
         } = write
         {
-            if let Some(staged) = staged {
+            if let Some(staged) = staged
+                && holds(storage, staged, hash, *size)?
+            {
                 source = Some(staged.clone());
                 break;
             }
-            if let Some(bytes) = storage.file_bytes(key)?
-                && bytes.len() as u64 == *size
-                && content_hash(&bytes) == *hash
-            {
+            if holds(storage, key, hash, *size)? {
                 source = Some(key.clone());
                 break;
             }
@@ -849,11 +921,7 @@ fn roll_forward(storage: &dyn Storage, pending: &Pending) -> Result<()> {
                 staged,
             } => {
                 let from = staged.as_ref().or(source.as_ref());
-                let current = storage.file_bytes(key)?;
-                let done = current
-                    .as_ref()
-                    .is_some_and(|b| b.len() as u64 == *size && content_hash(b) == *hash);
-                if !done {
+                if !holds(storage, key, hash, *size)? {
                     let Some(from) = from else {
                         return Err(FileError::Interrupted {
                             id: key.to_string(),

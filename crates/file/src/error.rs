@@ -144,6 +144,15 @@ pub enum FileError {
         /// The hash of the stored bytes.
         actual: String,
     },
+    /// The writer a content was being loaded into failed.
+    #[error("writing the content of {path} out failed: {source}")]
+    Output {
+        /// The content path being read.
+        path: String,
+        /// The writer's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A path built from the file's settings is not a valid storage key.
     #[error("invalid path for this file: {0}")]
     InvalidPath(#[from] memory_fs_storage::InvalidPath),

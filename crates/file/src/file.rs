@@ -9,11 +9,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::commit;
+use crate::commit::{self, Body};
 use crate::content::{saved_bytes, stored_json};
 use crate::history;
 use crate::layout::{self, FolderKeys, version_of};
 use crate::plan::{self, Create};
+use crate::stream;
 use crate::{
     Clock, Content, ExistsStrategy, FileConfig, FileError, FileId, FileMetadata, FileRecord,
     FileSpec, Result, SystemClock, content_hash,
@@ -161,9 +162,90 @@ impl File {
     ) -> Result<Self> {
         let stored = content.stored(spec.id(), spec.file_type())?;
         let record = plan::commit_one(&*storage, &*clock, spec.id(), |before, attempt| {
-            plan::save(&*storage, &*clock, before, spec, &stored, attempt, None)
+            plan::save(
+                &*storage,
+                &*clock,
+                before,
+                spec,
+                Body::Bytes(&stored),
+                attempt,
+                None,
+            )
         })?;
         Self::after(storage, clock, spec.id(), record)
+    }
+
+    /// Saves the content `reader` yields as the file `spec` describes, streamed: the
+    /// value is never held in memory whole. For a `binary` type the reader yields the
+    /// bytes stored; for a `base64` type the bytes saved, stored as base64 text on the
+    /// way. Text and JSON types are saved from a value ([`save`](Self::save)): their
+    /// content is parsed or encoded first.
+    ///
+    /// The bytes go once to a staging key as they arrive (hashed as they pass), then
+    /// one commit places them: a reader that fails part-way, an error or a crash at
+    /// any point leave the file as it was before.
+    ///
+    /// # Errors
+    /// [`FileError::Serialization`] for a text or JSON type (nothing is read);
+    /// [`FileError::Storage`] of kind [`ErrorKind::Input`] when `reader` fails;
+    /// otherwise as [`save`](Self::save).
+    ///
+    /// [`ErrorKind::Input`]: memory_fs_storage::ErrorKind::Input
+    pub fn save_from(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        spec: &FileSpec,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<Self> {
+        let ty = spec.file_type();
+        let base64 = match ty.serialization {
+            crate::Serialization::Binary => false,
+            crate::Serialization::Base64 => true,
+            other => {
+                return Err(FileError::Serialization {
+                    action: "serialize",
+                    path: spec.id().to_string(),
+                    detail: format!(
+                        "a {} file ({other:?} serialization) is saved from a value, not streamed",
+                        ty.name
+                    ),
+                });
+            }
+        };
+        let read = commit::settled_record(&*storage, &*clock, spec.id())?;
+        let seeds = stream::seeds(read.record.as_ref());
+        let mut encoded;
+        let reader: &mut dyn std::io::Read = if base64 {
+            encoded = stream::Base64Reader::new(reader);
+            &mut encoded
+        } else {
+            reader
+        };
+        let staged = stream::stage(&*storage, &*clock, reader, &seeds)?;
+        let committed = plan::commit_one_from(
+            &*storage,
+            &*clock,
+            spec.id(),
+            Some(read),
+            |before, attempt| {
+                plan::save(
+                    &*storage,
+                    &*clock,
+                    before,
+                    spec,
+                    Body::Staged(&staged),
+                    attempt,
+                    None,
+                )
+            },
+        );
+        match committed {
+            Ok(record) => Self::after(storage, clock, spec.id(), record),
+            Err(e) => {
+                stream::discard(&*storage, spec.id(), &staged);
+                Err(e)
+            }
+        }
     }
 
     /// Creates the file `spec` describes only if the store has no file of that id:
@@ -195,7 +277,7 @@ impl File {
                 &*clock,
                 None,
                 spec,
-                stored.as_deref().unwrap_or_default(),
+                Body::Bytes(stored.as_deref().unwrap_or_default()),
                 attempt,
                 Some(mode),
             )
@@ -406,6 +488,34 @@ impl File {
         self.read(|r| r.load_bytes())
     }
 
+    /// Writes the content, as the bytes that were saved (base64 decoded for `base64`
+    /// types), to `out` as a stream, never holding it in memory whole; returns how
+    /// many bytes were written, or `None` when the file has no content.
+    ///
+    /// The content is checked against its metadata once it has passed: on an error
+    /// the bytes already written are not to be trusted (write to a temporary file and
+    /// keep it only on success, as `memory-fs load -o` does). A save landing while the
+    /// content streams does not mix into it: the value read is one save's.
+    ///
+    /// # Errors
+    /// As [`bytes`](Self::bytes); [`FileError::Output`] when `out` fails.
+    pub fn load_to(&self, out: &mut dyn std::io::Write) -> Result<Option<u64>> {
+        self.head().stream_to(out)
+    }
+
+    /// The bytes `offset..offset + len` of the content as saved (fewer at its end),
+    /// read from the store as a range where it can (a ranged GET, a blob read, a
+    /// seek), or `None` when the file has no content.
+    ///
+    /// A range is not checked against the content hash (that needs every byte); its
+    /// bounds are those of the recorded size.
+    ///
+    /// # Errors
+    /// Storage errors; [`FileError::Serialization`] for bad base64.
+    pub fn load_range(&self, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        self.head().range(offset, len)
+    }
+
     /// The content as JSON.
     ///
     /// # Errors
@@ -482,7 +592,17 @@ impl File {
             clock,
             spec.id(),
             self.known(),
-            |before, attempt| plan::save(storage, clock, before, spec, stored, attempt, None),
+            |before, attempt| {
+                plan::save(
+                    storage,
+                    clock,
+                    before,
+                    spec,
+                    Body::Bytes(stored),
+                    attempt,
+                    None,
+                )
+            },
         )?;
         Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
     }
@@ -843,6 +963,22 @@ impl Placed {
         self.reader().load_bytes()
     }
 
+    /// Writes the content as saved to `out` as a stream; see [`File::load_to`].
+    ///
+    /// # Errors
+    /// As [`File::load_to`].
+    pub fn load_to(&self, out: &mut dyn std::io::Write) -> Result<Option<u64>> {
+        self.reader().stream_to(out)
+    }
+
+    /// A range of the content as saved; see [`File::load_range`].
+    ///
+    /// # Errors
+    /// As [`File::load_range`].
+    pub fn load_range(&self, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        self.reader().range(offset, len)
+    }
+
     /// The content as JSON.
     ///
     /// # Errors
@@ -925,6 +1061,11 @@ struct Reader<'a> {
 
 fn matches(meta: &FileMetadata, bytes: &[u8]) -> bool {
     meta.content_size == bytes.len() as u64 && meta.content_hash == content_hash(bytes)
+}
+
+/// Whether `meta` describes a content of `size` bytes with MD5 `hash`.
+fn describes(meta: &FileMetadata, size: u64, hash: &str) -> bool {
+    meta.content_size == size && meta.content_hash == hash
 }
 
 impl Reader<'_> {
@@ -1021,6 +1162,15 @@ impl Reader<'_> {
         if self.config.file_type.content_only() {
             return Ok(());
         }
+        self.check_hash(i, bytes.len() as u64, &content_hash(bytes))
+    }
+
+    /// Checks that folder `i`'s metadata describes a content of `size` bytes with MD5
+    /// `hash` (what a streamed read computed as the bytes passed).
+    fn check_hash(&self, i: usize, size: u64, hash: &str) -> Result<()> {
+        if self.config.file_type.content_only() {
+            return Ok(());
+        }
         let folder = self.config.folders()[i];
         let keys = self.keys(folder)?;
         let expected = self
@@ -1028,7 +1178,7 @@ impl Reader<'_> {
             .and_then(|e| e.get(i))
             .and_then(Option::as_ref);
         if let Some(meta) = expected
-            && matches(meta, bytes)
+            && describes(meta, size, hash)
         {
             return Ok(());
         }
@@ -1042,7 +1192,7 @@ impl Reader<'_> {
         // behind them) is good content — unless the record carries a commit in flight,
         // whose new state is what is being read: then old content beside its old
         // metadata is the commit not applied yet, not good content.
-        if self.staged.is_none() && stored.as_ref().is_some_and(|m| matches(m, bytes)) {
+        if self.staged.is_none() && stored.as_ref().is_some_and(|m| describes(m, size, hash)) {
             return Ok(());
         }
         if self.expected.is_none() {
@@ -1057,7 +1207,7 @@ impl Reader<'_> {
                 if [record.head.metadata_of(folder), before]
                     .into_iter()
                     .flatten()
-                    .any(|m| matches(m, bytes))
+                    .any(|m| describes(m, size, hash))
                 {
                     return Ok(());
                 }
@@ -1068,29 +1218,81 @@ impl Reader<'_> {
             (None, None) => Ok(()),
             // The metadata still describes an earlier content: rewritten without it.
             (Some(m), Some(e)) if m.content_hash == e.content_hash => {
-                Err(self.stale(&keys.content, m, bytes))
+                Err(self.stale(&keys.content, m, hash))
             }
-            (Some(m), None) => Err(self.stale(&keys.content, m, bytes)),
+            (Some(m), None) => Err(self.stale(&keys.content, m, hash)),
             (None, Some(e)) => Err(FileError::HashMismatch {
                 path: keys.content.to_string(),
                 expected: e.content_hash.clone(),
-                actual: content_hash(bytes),
+                actual: hash.to_owned(),
             }),
             (Some(m), Some(_)) => Err(FileError::HashMismatch {
                 path: keys.content.to_string(),
                 expected: m.content_hash.clone(),
-                actual: content_hash(bytes),
+                actual: hash.to_owned(),
             }),
         }
     }
 
-    fn stale(&self, path: &SafePath, meta: &FileMetadata, bytes: &[u8]) -> FileError {
+    fn stale(&self, path: &SafePath, meta: &FileMetadata, hash: &str) -> FileError {
         FileError::StaleMetadata {
             id: self.config.file_id.to_string(),
             path: path.to_string(),
             expected: meta.content_hash.clone(),
-            actual: content_hash(bytes),
+            actual: hash.to_owned(),
         }
+    }
+
+    /// The bytes `offset..offset + len` of the first folder's content that exists, as
+    /// saved (a base64 type's groups covering the range are read and decoded).
+    fn range(&self, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        use base64::Engine as _;
+        let base64 = self.config.file_type.serialization == crate::Serialization::Base64;
+        for folder in self.config.folders() {
+            let key = self.keys(folder)?.content;
+            if !base64 {
+                if let Some(bytes) = self.storage.file_range(&key, offset, len)? {
+                    return Ok(Some(bytes));
+                }
+                continue;
+            }
+            let (first, end) = (offset / 3, offset.saturating_add(len).div_ceil(3));
+            let Some(text) =
+                self.storage
+                    .file_range(&key, first * 4, (end - first).saturating_mul(4))?
+            else {
+                continue;
+            };
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .map_err(|e| FileError::Serialization {
+                    action: "deserialize",
+                    path: key.to_string(),
+                    detail: e.to_string(),
+                })?;
+            let skip = usize::try_from(offset - first * 3).unwrap_or(usize::MAX);
+            let take = usize::try_from(len).unwrap_or(usize::MAX);
+            return Ok(Some(decoded.into_iter().skip(skip).take(take).collect()));
+        }
+        Ok(None)
+    }
+
+    /// Writes the first folder's content that exists to `out` as a stream (decoded
+    /// from base64 for base64 types), checking it against its metadata once it has
+    /// passed; returns how many bytes were written, or `None` for no content.
+    fn stream_to(&self, out: &mut dyn std::io::Write) -> Result<Option<u64>> {
+        let base64 = self.config.file_type.serialization == crate::Serialization::Base64;
+        for (i, folder) in self.config.folders().into_iter().enumerate() {
+            let key = self.keys(folder)?.content;
+            let mut counted = stream::Counted::new(out, base64);
+            let Some((size, hash)) = stream::copy_out(self.storage, &key, &mut counted)? else {
+                continue;
+            };
+            let written = counted.finish(&key)?;
+            self.check_hash(i, size, &hash)?;
+            return Ok(Some(written));
+        }
+        Ok(None)
     }
 
     fn first_path(&self) -> String {

@@ -18,6 +18,7 @@ mod pyjson;
 mod record;
 mod schema;
 mod spec;
+mod stream;
 mod transaction;
 
 pub use clock::{Clock, FixedClock, SystemClock};

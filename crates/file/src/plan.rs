@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use memory_fs_storage::{Expect, SafePath, Storage};
 
-use crate::commit::{self, Change, KeyWrite};
+use crate::commit::{self, Body, Change, KeyWrite};
 use crate::layout::{FolderKeys, content_name, join, version_base, version_of};
 use crate::record::Placement;
 use crate::{
@@ -138,7 +138,7 @@ pub(crate) fn save<'a>(
     clock: &dyn Clock,
     before: Option<&FileRecord>,
     spec: &FileSpec,
-    content: &'a [u8],
+    content: Body<'a>,
     attempt: usize,
     create: Option<CreateMode>,
 ) -> Result<Option<Change<'a>>> {
@@ -224,26 +224,44 @@ pub(crate) fn save<'a>(
         });
     }
     let hashing = write_content && !ty.content_only();
-    let (md5, chains) = std::thread::scope(|s| {
-        let md5 = (hashing && content.len() >= PARALLEL_HASH_MIN)
-            .then(|| s.spawn(|| content_hash(content)));
-        let chains: Vec<String> = planned
-            .iter()
-            .map(|f| {
-                if hashing {
-                    chain_hash(f.previous_chain.as_deref(), content)
+    let (md5, chains) = match content {
+        Body::Bytes(content) => std::thread::scope(|s| {
+            let md5 = (hashing && content.len() >= PARALLEL_HASH_MIN)
+                .then(|| s.spawn(|| content_hash(content)));
+            let chains: Vec<String> = planned
+                .iter()
+                .map(|f| {
+                    if hashing {
+                        chain_hash(f.previous_chain.as_deref(), content)
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let md5 = match md5 {
+                Some(handle) => handle.join().unwrap_or_else(|_| content_hash(content)),
+                None if hashing => content_hash(content),
+                None => String::new(),
+            };
+            (md5, chains)
+        }),
+        Body::Staged(staged) => {
+            let mut chains = Vec::with_capacity(planned.len());
+            for f in &planned {
+                chains.push(if hashing {
+                    staged.chain(storage, f.previous_chain.as_deref())?
                 } else {
                     String::new()
-                }
-            })
-            .collect();
-        let md5 = match md5 {
-            Some(handle) => handle.join().unwrap_or_else(|_| content_hash(content)),
-            None if hashing => content_hash(content),
-            None => String::new(),
-        };
-        (md5, chains)
-    });
+                });
+            }
+            let md5 = if hashing {
+                staged.hash().to_owned()
+            } else {
+                String::new()
+            };
+            (md5, chains)
+        }
+    };
 
     let mut writes: Vec<KeyWrite<'a>> = Vec::new();
     let mut checks: Vec<(SafePath, Expect)> = Vec::new();
@@ -252,7 +270,7 @@ pub(crate) fn save<'a>(
         if write_content {
             writes.push(KeyWrite::Content {
                 key: f.keys.content.clone(),
-                data: content,
+                body: content,
             });
         }
         if atomic && (create.is_some() || taken.iter().any(|t| t == f.name)) {
@@ -286,7 +304,7 @@ pub(crate) fn save<'a>(
             content_hash: md5.clone(),
             chain_hash: Some(chain),
             previous_version_path: f.previous_path,
-            content_size: content.len() as u64,
+            content_size: content.size(),
             tags: carried.map(|m| m.tags.clone()).unwrap_or_default(),
             timestamp: now,
             data: carried.map(|m| m.data.clone()).unwrap_or_default(),
@@ -299,6 +317,13 @@ pub(crate) fn save<'a>(
         metadata.push(Some(meta));
     }
 
+    if let Body::Staged(staged) = content {
+        // The staged copy goes once it is in place (in the same batch, or after the
+        // contents of an intent).
+        writes.push(KeyWrite::Delete {
+            key: staged.key().clone(),
+        });
+    }
     let after = FileRecord {
         revision: before.map_or(1, |b| b.revision + 1),
         head: Placement { config, metadata },
@@ -463,7 +488,7 @@ pub(crate) fn copy<'a>(
             if contents.contains(key) {
                 KeyWrite::Content {
                     key: key.clone(),
-                    data,
+                    body: Body::Bytes(data),
                 }
             } else {
                 KeyWrite::Put {

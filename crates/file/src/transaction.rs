@@ -179,7 +179,7 @@ fn compose<'a>(
                 clock,
                 current.as_ref(),
                 spec,
-                stored,
+                crate::commit::Body::Bytes(stored),
                 attempt,
                 None,
             )?,

@@ -374,6 +374,40 @@ impl Save<'_> {
     pub fn content(&self, file: impl Into<FileSpec>, content: Content<'_>) -> Result<File> {
         self.fs.commit_save(&file.into(), content)
     }
+
+    /// Saves the bytes `reader` yields, streamed: the value is never held in memory
+    /// whole (a `binary` or `base64` type; see [`File::save_from`]). A reader that
+    /// fails part-way leaves the file as it was.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use memory_fs::{FileId, FileSpec, FileType, MemoryFs};
+    ///
+    /// let fs = MemoryFs::in_memory();
+    /// let spec = FileSpec::new(FileId::new("big")?, FileType::binary());
+    /// let file = fs.save().from_reader(spec, &mut std::io::repeat(7).take(3 << 20))?;
+    /// assert_eq!(file.metadata().map(|m| m.content_size), Some(3 << 20));
+    ///
+    /// let mut out = Vec::new();
+    /// assert_eq!(file.load_to(&mut out)?, Some(3 << 20));
+    /// assert!(out.iter().all(|&b| b == 7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`File::save_from`].
+    pub fn from_reader(
+        &self,
+        file: impl Into<FileSpec>,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<File> {
+        Ok(File::save_from(
+            self.fs.storage.clone(),
+            self.fs.clock.clone(),
+            &file.into(),
+            reader,
+        )?)
+    }
 }
 
 /// Creating files that must not exist yet ([`MemoryFs::create`]): the Python
@@ -459,6 +493,28 @@ impl Load<'_> {
     /// As [`json`](Self::json).
     pub fn bytes(&self, config: &FileConfig) -> Result<Option<Vec<u8>>> {
         Ok(self.fs.placed(config).load_bytes()?)
+    }
+
+    /// Writes the bytes that were saved to `out` as a stream, and returns how many;
+    /// see [`File::load_to`] (the bytes are checked once they have passed).
+    ///
+    /// # Errors
+    /// As [`File::load_to`].
+    pub fn to_writer(
+        &self,
+        config: &FileConfig,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Option<u64>> {
+        Ok(self.fs.placed(config).load_to(out)?)
+    }
+
+    /// The bytes `offset..offset + len` of what was saved, read as a range where
+    /// the store can; see [`File::load_range`].
+    ///
+    /// # Errors
+    /// As [`File::load_range`].
+    pub fn range(&self, config: &FileConfig, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.fs.placed(config).load_range(offset, len)?)
     }
 }
 
