@@ -12,6 +12,7 @@ use memory_fs::{
 use serde_json::{Value, json};
 
 use crate::error::{CliError, Code};
+use crate::transfer;
 use crate::{
     Cli, Command, CpArgs, DiffArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs,
     RestoreArgs, SaveArgs, VerifyArgs, output,
@@ -60,38 +61,70 @@ fn stdin_is_nothing() -> bool {
     here.file_type().is_char_device() && here.rdev() == null.rdev()
 }
 
-/// Reads all of standard input, refusing a terminal and a closed descriptor (which
-/// would otherwise read as an empty file).
-fn read_stdin() -> Result<Vec<u8>> {
+/// Refuses a terminal and a closed descriptor as standard input (either would
+/// otherwise read as an empty file).
+fn check_stdin() -> Result {
     if stdin_is_nothing() {
         return Err(CliError::usage(
             "standard input is closed (or /dev/null): there is nothing to save",
         )
         .hint("give a FILE, or pipe data in; an empty pipe (printf '' | memory-fs save …) saves an empty file"));
     }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
+    if std::io::stdin().is_terminal() {
         return Err(CliError::usage("no input: give a FILE, or pipe data into standard input")
             .hint("memory-fs save notes.md   or   echo hello | memory-fs save --id greeting --type text"));
     }
-    let mut bytes = Vec::new();
-    stdin
-        .lock()
-        .read_to_end(&mut bytes)
-        .map_err(|e| CliError::io("read", "standard input", &e))?;
-    Ok(bytes)
+    Ok(())
+}
+
+/// Where `save` reads: a file (with its size) or standard input.
+enum Source {
+    File(std::fs::File, u64),
+    Stdin,
+}
+
+impl Source {
+    fn open(input: Option<&Path>) -> Result<(Self, Option<&Path>)> {
+        match input {
+            None => Ok((Self::Stdin, None)),
+            Some(p) if p == Path::new("-") => Ok((Self::Stdin, None)),
+            Some(path) => {
+                let shown = path.display().to_string();
+                let file =
+                    std::fs::File::open(path).map_err(|e| CliError::io("read", &shown, &e))?;
+                let size = file
+                    .metadata()
+                    .map_err(|e| CliError::io("read", &shown, &e))?
+                    .len();
+                Ok((Self::File(file, size), Some(path)))
+            }
+        }
+    }
+
+    fn shown(&self, name: Option<&Path>) -> String {
+        name.map_or_else(|| "standard input".to_owned(), |p| p.display().to_string())
+    }
+
+    fn size(&self) -> Option<u64> {
+        match self {
+            Self::File(_, size) => Some(*size),
+            Self::Stdin => None,
+        }
+    }
+
+    fn reader(&mut self) -> Box<dyn Read + '_> {
+        match self {
+            Self::File(file, _) => Box::new(file),
+            Self::Stdin => Box::new(std::io::stdin().lock()),
+        }
+    }
 }
 
 fn save(cli: &Cli, args: &SaveArgs) -> Result {
-    let from_stdin = args.input.as_deref().is_none_or(|p| p == Path::new("-"));
-    let (bytes, name) = if from_stdin {
-        (read_stdin()?, None)
-    } else {
-        let path = args.input.as_deref().unwrap_or(Path::new("-"));
-        let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| CliError::io("read", &shown, &e))?;
-        (bytes, Some(path))
-    };
+    let (mut source, name) = Source::open(args.input.as_deref())?;
+    if matches!(source, Source::Stdin) {
+        check_stdin()?;
+    }
 
     let id = match (&args.id, name) {
         (Some(id), _) => id.clone(),
@@ -148,29 +181,66 @@ fn save(cli: &Cli, args: &SaveArgs) -> Result {
         ));
     }
     let spec = FileSpec::new(id.clone(), file_type.clone()).handlers(handlers);
-    let value = parse_input(&file_type, &bytes)?;
-    let content = match &value {
-        Some(Input::Json(v)) => Content::Json(v),
-        Some(Input::Text(t)) => Content::Text(t),
-        None => Content::Bytes(&bytes),
-    };
-
     let fs = cli.open()?;
+    let shown = source.shown(name);
+    let mut progress = transfer::Progress::new(source.size(), "saving");
+    let streamed = matches!(
+        file_type.serialization,
+        Serialization::Binary | Serialization::Base64
+    );
+    // Bytes and base64 values stream from the input; text and JSON are read and
+    // parsed whole first (a value that does not parse saves nothing).
+    let whole = if streamed {
+        None
+    } else {
+        let mut bytes = Vec::new();
+        transfer::Reading {
+            inner: source.reader(),
+            progress: &mut progress,
+        }
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::io("read", &shown, &e))?;
+        let value = parse_input(&file_type, &bytes)?;
+        Some((bytes, value))
+    };
     // Content and tags in one commit.
-    fs.transaction(|tx| {
-        tx.save(&spec, content)?;
+    let saved = fs.transaction(|tx| {
+        match &whole {
+            None => {
+                let mut input = transfer::Reading {
+                    inner: source.reader(),
+                    progress: &mut progress,
+                };
+                tx.save_from(&spec, &mut input)?;
+            }
+            Some((bytes, value)) => {
+                let content = match value {
+                    Some(Input::Json(v)) => Content::Json(v),
+                    Some(Input::Text(t)) => Content::Text(t),
+                    None => Content::Bytes(bytes),
+                };
+                tx.save(&spec, content)?;
+            }
+        }
         if !args.tags.is_empty() {
             tx.add_tags(&id, args.tags.iter().cloned());
         }
         Ok(())
-    })?;
+    });
+    let bytes_len = progress.finish();
+    if let Err(e) = saved {
+        return Err(match input_failure(&e) {
+            Some(cause) => CliError::io("read", &shown, cause).hint("nothing was saved"),
+            None => e.into(),
+        });
+    }
     let file = fs.file(id.as_str())?;
     let folders = &file.config().file_paths;
     if cli.json {
         output::json(&json!({
             "id": id.as_str(),
             "type": file_type.name,
-            "size": bytes.len(),
+            "size": bytes_len,
             "folders": folders,
             "keys": file.info().keys.iter().map(SafePath::as_str).collect::<Vec<_>>(),
         }))
@@ -179,9 +249,20 @@ fn save(cli: &Cli, args: &SaveArgs) -> Result {
             "saved {} ({}, {}) in {}",
             id.as_str(),
             file_type.name,
-            output::size(bytes.len() as u64),
+            output::size(bytes_len),
             folders_text(folders)
         ))
+    }
+}
+
+/// The reader's own error when `e` says the input failed while streaming.
+fn input_failure(e: &memory_fs::Error) -> Option<&std::io::Error> {
+    match e {
+        memory_fs::Error::File(memory_fs::FileError::Storage(memory_fs::StorageError::Input {
+            source,
+            ..
+        })) => Some(source),
+        _ => None,
     }
 }
 
@@ -251,7 +332,7 @@ fn join(versions: &[u32]) -> String {
 fn load(cli: &Cli, args: &LoadArgs) -> Result {
     let fs = cli.open()?;
     let file = fs.file(&args.id)?;
-    let (config, bytes) = if let Some(n) = args.version {
+    let source = if let Some(n) = args.version {
         let versions = file.versions();
         if versions.is_empty() {
             return Err(CliError::not_found(format!("{} has no versions", args.id))
@@ -263,7 +344,7 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
                     .hint(format!("versions: {}", join(&versions))),
             );
         };
-        (version.config().clone(), version.load_bytes()?)
+        Loaded::Version(version)
     } else if let Some(folder) = &args.folder {
         let Some(copy) = file.in_folder(folder) else {
             return Err(CliError::not_found(format!(
@@ -273,25 +354,34 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
             ))
             .hint(format!("folders: {}", file.info().folders.join(", "))));
         };
-        (copy.config().clone(), copy.load_bytes()?)
+        Loaded::Folder(copy)
     } else {
-        (file.config().clone(), file.load_bytes()?)
+        Loaded::File(Box::new(file))
     };
-    let bytes = bytes
-        .ok_or_else(|| CliError::not_found(format!("the content of {} is missing", args.id)))?;
+    let missing = || CliError::not_found(format!("the content of {} is missing", args.id));
 
     if let Some(out) = &args.out {
         let shown = out.display().to_string();
-        std::fs::write(out, &bytes).map_err(|e| CliError::io("write", &shown, &e))?;
+        let size = source.stream_into(out, &shown)?.ok_or_else(missing)?;
         if cli.json {
-            return output::json(&json!({"id": args.id, "size": bytes.len(), "out": shown}));
+            return output::json(&json!({"id": args.id, "size": size, "out": shown}));
         }
-        return output::line(&format!(
-            "wrote {} to {shown}",
-            output::size(bytes.len() as u64)
-        ));
+        return output::line(&format!("wrote {} to {shown}", output::size(size)));
     }
-    if cli.json {
+    if !cli.json {
+        let stdout = std::io::stdout().lock();
+        return match source.stream(stdout, None) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(missing()),
+            Err(memory_fs::Error::File(memory_fs::FileError::Output { source, .. })) => {
+                Err(output::stdout_error(source))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let config = source.config().clone();
+    let bytes = source.bytes()?.ok_or_else(missing)?;
+    {
         let ty = &config.file_type;
         let (encoding, content) = match ty.serialization {
             Serialization::Json | Serialization::TypeSafe => (
@@ -312,16 +402,108 @@ fn load(cli: &Cli, args: &LoadArgs) -> Result {
                 Value::from(base64::engine::general_purpose::STANDARD.encode(&bytes)),
             ),
         };
-        return output::json(&json!({
+        output::json(&json!({
             "id": args.id,
             "type": ty.name,
             "folders": config.file_paths,
             "size": bytes.len(),
             "encoding": encoding,
             "content": content,
-        }));
+        }))
     }
-    output::bytes(&bytes)
+}
+
+/// What `load` reads: the file's last save, one of its versions, or its copy in one
+/// folder.
+enum Loaded {
+    File(Box<File>),
+    Version(memory_fs::FileVersion),
+    Folder(memory_fs::Placed),
+}
+
+impl Loaded {
+    fn config(&self) -> &memory_fs::FileConfig {
+        match self {
+            Self::File(f) => f.config(),
+            Self::Version(v) => v.config(),
+            Self::Folder(p) => p.config(),
+        }
+    }
+
+    fn size(&self) -> Option<u64> {
+        match self {
+            Self::File(f) => f.metadata().map(|m| m.content_size),
+            Self::Version(v) => v.metadata().map(|m| m.content_size),
+            Self::Folder(_) => None,
+        }
+    }
+
+    fn bytes(&self) -> memory_fs::Result<Option<Vec<u8>>> {
+        Ok(match self {
+            Self::File(f) => f.load_bytes()?,
+            Self::Version(v) => v.load_bytes()?,
+            Self::Folder(p) => p.load_bytes()?,
+        })
+    }
+
+    /// Streams the content into `out`, counted on a progress bar when large.
+    fn stream(
+        &self,
+        out: impl std::io::Write,
+        total: Option<u64>,
+    ) -> memory_fs::Result<Option<u64>> {
+        let mut progress = transfer::Progress::new(total.or(self.size()), "loading");
+        let mut out = transfer::Writing {
+            inner: out,
+            progress: &mut progress,
+        };
+        let written = match self {
+            Self::File(f) => f.load_to(&mut out),
+            Self::Version(v) => v.load_to(&mut out),
+            Self::Folder(p) => p.load_to(&mut out),
+        };
+        progress.finish();
+        Ok(written?)
+    }
+
+    /// Streams the content into a temporary file beside `path`, which replaces `path`
+    /// only once every byte has passed its check: a failed load leaves `path` as it was.
+    fn stream_into(&self, path: &Path, shown: &str) -> Result<Option<u64>> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy());
+        let partial = dir.join(format!(".{name}.memory-fs-{}.partial", std::process::id()));
+        let file = std::fs::File::create(&partial).map_err(|e| CliError::io("write", shown, &e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let written = self.stream(&mut out, None).and_then(|n| {
+            std::io::Write::flush(&mut out).map_err(|e| {
+                memory_fs::Error::from(memory_fs::FileError::Output {
+                    path: shown.to_owned(),
+                    source: e,
+                })
+            })?;
+            Ok(n)
+        });
+        drop(out);
+        let done = match written {
+            Ok(Some(n)) => std::fs::rename(&partial, path)
+                .map(|()| Some(n))
+                .map_err(|e| CliError::io("write", shown, &e)),
+            Ok(None) => Ok(None),
+            Err(memory_fs::Error::File(memory_fs::FileError::Output { source, .. })) => {
+                Err(CliError::io("write", shown, &source))
+            }
+            Err(e) => Err(e.into()),
+        };
+        if !matches!(done, Ok(Some(_))) {
+            let _ = std::fs::remove_file(&partial);
+        }
+        done
+    }
 }
 
 // ----- rekey, log --------------------------------------------------------------------------

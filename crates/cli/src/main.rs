@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod output;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -28,7 +28,8 @@ pub(crate) fn json(value: &Value) -> Result<(), CliError> {
     line(&text)
 }
 
-fn stdout_error(e: std::io::Error) -> CliError {
+/// The error for a failed write to standard output (quiet when its reader left).
+pub(crate) fn stdout_error(e: std::io::Error) -> CliError {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         CliError::new(Code::BrokenPipe, "")
     } else {

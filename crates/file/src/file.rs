@@ -197,31 +197,10 @@ impl File {
         spec: &FileSpec,
         reader: &mut dyn std::io::Read,
     ) -> Result<Self> {
-        let ty = spec.file_type();
-        let base64 = match ty.serialization {
-            crate::Serialization::Binary => false,
-            crate::Serialization::Base64 => true,
-            other => {
-                return Err(FileError::Serialization {
-                    action: "serialize",
-                    path: spec.id().to_string(),
-                    detail: format!(
-                        "a {} file ({other:?} serialization) is saved from a value, not streamed",
-                        ty.name
-                    ),
-                });
-            }
-        };
+        let base64 = stream::streamable(spec)?;
         let read = commit::settled_record(&*storage, &*clock, spec.id())?;
         let seeds = stream::seeds(read.record.as_ref());
-        let mut encoded;
-        let reader: &mut dyn std::io::Read = if base64 {
-            encoded = stream::Base64Reader::new(reader);
-            &mut encoded
-        } else {
-            reader
-        };
-        let staged = stream::stage(&*storage, &*clock, reader, &seeds)?;
+        let staged = stream::stage_as(&*storage, &*clock, reader, base64, &seeds)?;
         let committed = plan::commit_one_from(
             &*storage,
             &*clock,
@@ -861,6 +840,15 @@ impl FileVersion {
     /// As [`File::load_bytes`].
     pub fn load_bytes(&self) -> Result<Option<Vec<u8>>> {
         self.reader().load_bytes()
+    }
+
+    /// Writes this version's content as saved to `out` as a stream; see
+    /// [`File::load_to`].
+    ///
+    /// # Errors
+    /// As [`File::load_to`].
+    pub fn load_to(&self, out: &mut dyn std::io::Write) -> Result<Option<u64>> {
+        self.reader().stream_to(out)
     }
 
     /// The content as JSON.

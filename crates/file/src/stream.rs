@@ -110,6 +110,45 @@ pub(crate) fn seeds(before: Option<&FileRecord>) -> Vec<Option<String>> {
     seeds
 }
 
+/// Whether a file of `spec`'s type can be saved from a stream, and whether its
+/// content is stored as base64 text of the bytes streamed.
+///
+/// # Errors
+/// [`FileError::Serialization`] for text and JSON types, which are saved from a value.
+pub(crate) fn streamable(spec: &crate::FileSpec) -> Result<bool> {
+    let ty = spec.file_type();
+    match ty.serialization {
+        crate::Serialization::Binary => Ok(false),
+        crate::Serialization::Base64 => Ok(true),
+        other => Err(FileError::Serialization {
+            action: "serialize",
+            path: spec.id().to_string(),
+            detail: format!(
+                "a {} file ({other:?} serialization) is saved from a value, not streamed",
+                ty.name
+            ),
+        }),
+    }
+}
+
+/// [`stage`], base64-encoding what `reader` yields when `base64` is set.
+///
+/// # Errors
+/// As [`stage`].
+pub(crate) fn stage_as(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    reader: &mut dyn Read,
+    base64: bool,
+    seeds: &[Option<String>],
+) -> Result<Staged> {
+    if base64 {
+        stage(storage, clock, &mut Base64Reader::new(reader), seeds)
+    } else {
+        stage(storage, clock, reader, seeds)
+    }
+}
+
 /// Streams `reader` to a fresh staging key, hashing as the bytes pass, with the chain
 /// hashes continuing from each of `seeds`.
 ///

@@ -7,13 +7,22 @@ use std::sync::Arc;
 use memory_fs_storage::{SafePath, Storage};
 use serde_json::{Map, Value};
 
-use crate::commit::{self, Change, KeyWrite};
+use crate::commit::{self, Body, Change, KeyWrite};
 use crate::plan;
+use crate::stream::{self, Staged};
 use crate::{Clock, Content, FileError, FileId, FileMetadata, FileRecord, FileSpec, Result};
 
 /// One operation of a transaction.
 enum Op {
-    Save { spec: FileSpec, stored: Vec<u8> },
+    Save {
+        spec: FileSpec,
+        stored: Vec<u8>,
+    },
+    /// A save whose content was streamed to a staging key when the op was added.
+    Stream {
+        spec: FileSpec,
+        staged: Staged,
+    },
     Edit(Box<dyn Fn(&mut FileMetadata) + Send + Sync>),
     Delete,
 }
@@ -46,6 +55,22 @@ pub struct Transaction {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     ops: Vec<(FileId, Op)>,
+    /// Set once the commit landed: the staged contents are then in place (and gone).
+    committed: bool,
+}
+
+impl Drop for Transaction {
+    /// Removes the staged contents of streamed saves that were never committed.
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for (id, op) in &self.ops {
+            if let Op::Stream { staged, .. } = op {
+                stream::discard(&*self.storage, id, staged);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Transaction {
@@ -64,6 +89,7 @@ impl Transaction {
             storage,
             clock,
             ops: Vec::new(),
+            committed: false,
         }
     }
 
@@ -78,6 +104,32 @@ impl Transaction {
             Op::Save {
                 spec: spec.clone(),
                 stored,
+            },
+        ));
+        Ok(self)
+    }
+
+    /// Saves the bytes `reader` yields as `spec` says, streamed (a `binary` or
+    /// `base64` type, as [`File::save_from`](crate::File::save_from)): the content goes
+    /// to a staging key now, and into place at the commit. Dropping the transaction
+    /// uncommitted removes it.
+    ///
+    /// # Errors
+    /// As [`File::save_from`](crate::File::save_from) (the transaction is unchanged).
+    pub fn save_from(
+        &mut self,
+        spec: &FileSpec,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<&mut Self> {
+        let base64 = stream::streamable(spec)?;
+        let before = commit::read_record(&*self.storage, spec.id())?;
+        let seeds = stream::seeds(before.record.as_ref());
+        let staged = stream::stage_as(&*self.storage, &*self.clock, reader, base64, &seeds)?;
+        self.ops.push((
+            spec.id().clone(),
+            Op::Stream {
+                spec: spec.clone(),
+                staged,
             },
         ));
         Ok(self)
@@ -135,12 +187,12 @@ impl Transaction {
     /// # Errors
     /// [`FileError::NotFound`] for an edit of a file that does not exist; storage
     /// errors; [`FileError::Contended`]. On any error no file is changed.
-    pub fn commit(self) -> Result<Vec<Option<FileRecord>>> {
+    pub fn commit(mut self) -> Result<Vec<Option<FileRecord>>> {
         let ids = self.ids();
         let storage = self.storage.clone();
         let clock = self.clock.clone();
         let ops = &self.ops;
-        commit::commit(&*storage, &*clock, &ids, |records, attempt| {
+        let committed = commit::commit(&*storage, &*clock, &ids, |records, attempt| {
             let mut changes = Vec::with_capacity(ids.len());
             for (id, before) in ids.iter().zip(records) {
                 let change = compose(
@@ -154,7 +206,9 @@ impl Transaction {
                 changes.extend(change);
             }
             Ok(changes)
-        })
+        });
+        self.committed = committed.is_ok();
+        committed
     }
 }
 
@@ -179,7 +233,16 @@ fn compose<'a>(
                 clock,
                 current.as_ref(),
                 spec,
-                crate::commit::Body::Bytes(stored),
+                Body::Bytes(stored),
+                attempt,
+                None,
+            )?,
+            Op::Stream { spec, staged } => plan::save(
+                storage,
+                clock,
+                current.as_ref(),
+                spec,
+                Body::Staged(staged),
                 attempt,
                 None,
             )?,
