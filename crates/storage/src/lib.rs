@@ -1,6 +1,8 @@
 //! The storage layer of Memory-FS: one [`Storage`] trait that every backend implements.
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "async")]
+pub mod asynchronous;
 mod batch;
 mod capabilities;
 mod error;
@@ -10,6 +12,8 @@ mod stream;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+#[cfg(feature = "async")]
+pub use asynchronous::{AsyncStorage, BlockOn, ByteStream, Inline, Pooled};
 pub use batch::{Batch, Expect, Version, Write};
 pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};
