@@ -6,6 +6,7 @@
 use memory_fs::{AuditOp, ErrorKind, FileConfig, FileId, FileType, LogQuery, MemoryFs, StoreUrl};
 use memory_fs_storage_s3::testing::TestServer;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
 /// A key file holding `byte` 32 times, in hex, and its `file:` source.
 fn key_file(dir: &std::path::Path, name: &str, byte: u8) -> String {
@@ -43,6 +44,63 @@ fn url(base: &str, params: &str, server: &TestServer) -> StoreUrl {
     }
 }
 
+/// The SHA-256 and size of report's content as stored (as the layers below the audit
+/// layer receive it).
+fn stored_content(fs: &MemoryFs) -> (String, u64) {
+    let key = memory_fs::SafePath::new("latest/report.json").expect("key");
+    let bytes = fs
+        .storage()
+        .file_bytes(&key)
+        .expect("read")
+        .expect("report's content");
+    (hex::encode(Sha256::digest(&bytes)), bytes.len() as u64)
+}
+
+/// `memory-fs log --id report` after two saves (whose contents are `saved`), an edit
+/// and a delete: each logical operation once, with its id, content hash and size,
+/// whatever number of records the store's commit protocol wrote for it.
+#[track_caller]
+fn check_report_log(fs: &MemoryFs, base: &str, saved: &[(String, u64)]) {
+    let of_report = fs
+        .audit_log(&LogQuery {
+            id: Some("report".to_owned()),
+            since: None,
+        })
+        .expect("log of report");
+    let actions: Vec<String> = of_report.iter().map(|e| e.action(Some("report"))).collect();
+    assert_eq!(actions, ["save", "save", "edit", "delete"], "{base}");
+    for (entry, (sha256, size)) in of_report.iter().zip(saved) {
+        let contents: Vec<(&str, &str, u64)> = entry
+            .contents
+            .iter()
+            .map(|c| (c.id.as_str(), c.sha256.as_str(), c.size))
+            .collect();
+        assert_eq!(contents, [("report", sha256.as_str(), *size)], "{base}");
+    }
+    for entry in &of_report {
+        let op = entry.operation.as_ref().expect("a logical operation");
+        assert_eq!(op.files.len(), 1, "{base}");
+        assert_eq!(op.files[0].id, "report", "{base}");
+        assert!(
+            entry
+                .records
+                .iter()
+                .all(|r| r.operation.as_ref().is_some_and(|o| o.id == op.id)),
+            "{base}: an entry holds the records of its operation alone"
+        );
+        assert!(!entry.has_abort(), "{base}");
+    }
+    assert!(
+        of_report[2].contents.is_empty(),
+        "{base}: an edit writes no content"
+    );
+    let ids: std::collections::HashSet<&str> = of_report
+        .iter()
+        .filter_map(|e| e.operation.as_ref().map(|o| o.id.as_str()))
+        .collect();
+    assert_eq!(ids.len(), 4, "{base}: four operations, four ids");
+}
+
 #[test]
 fn layered_stores_from_urls_on_every_provider() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -64,18 +122,30 @@ fn layered_stores_from_urls_on_every_provider() {
 
     let memory = open("memory://", &layers, &server).expect("memory");
     memory.save().json(&report, &json!({"n": 1})).expect("save");
+    let mut saved = vec![stored_content(&memory)];
     assert_eq!(
         memory.load().json(&report).expect("load"),
         Some(json!({"n": 1}))
     );
     assert!(memory.storage().capabilities().encrypted);
+    memory
+        .save()
+        .json(&report, &json!({"n": 2}))
+        .expect("save again");
+    saved.push(stored_content(&memory));
+    memory.edit().tags(&report, ["checked"]).expect("edit");
+    memory.delete().file(&report).expect("delete");
+    check_report_log(&memory, "memory://", &saved);
 
     for base in &bases {
         let fs = open(base, &layers, &server).expect("open layered");
+        let mut saved = Vec::new();
         fs.save().json(&report, &json!({"n": 1})).expect("save");
+        saved.push(stored_content(&fs));
         fs.save()
             .json(&report, &json!({"n": 2}))
             .expect("save again");
+        saved.push(stored_content(&fs));
         fs.edit().tags(&report, ["checked"]).expect("edit");
         fs.save()
             .text(
@@ -102,25 +172,36 @@ fn layered_stores_from_urls_on_every_provider() {
         );
         fs.delete().file(&report).expect("delete");
 
-        // The audit log: every change, the files it touched, the caller.
+        // The audit log: every change, the files it touched, the caller; one entry
+        // per logical operation, with the content it wrote.
         let log = fs.audit_log(&LogQuery::default()).expect("log");
-        assert!(log.iter().all(|e| e.record.caller == "alice"));
-        let of_report = fs
+        assert!(log.iter().all(|e| e.first().caller == "alice"));
+        check_report_log(&fs, base, &saved);
+        let (of_files, others): (Vec<_>, Vec<_>) = log.iter().partition(|e| !e.files.is_empty());
+        assert_eq!(
+            of_files.len(),
+            5,
+            "{base}: four operations on report, one on notes"
+        );
+        assert!(
+            others
+                .iter()
+                .flat_map(|e| &e.records)
+                .all(|r| r.changes.iter().all(|c| c.key.starts_with(".memory-fs/"))),
+            "{base}: the other entries are the library's own keys (the catalog's snapshot on S3)"
+        );
+        let last = fs
             .audit_log(&LogQuery {
                 id: Some("report".to_owned()),
                 since: None,
             })
-            .expect("log of report");
-        assert!(of_report.len() >= 3, "{base}: save, edit, delete of report");
+            .expect("log of report")
+            .pop()
+            .expect("an entry");
         assert!(
-            of_report.len() < log.len(),
-            "{base}: the notes' records are left out"
-        );
-        let last = of_report.last().expect("a record");
-        assert!(
-            last.record
-                .changes
+            last.records
                 .iter()
+                .flat_map(|r| &r.changes)
                 .any(|c| c.key == ".memory-fs/files/report"),
             "{base}: the delete removes the record"
         );
@@ -179,7 +260,8 @@ fn layered_stores_from_urls_on_every_provider() {
             .expect("the log reads after rekey");
         assert!(
             log.iter()
-                .any(|e| e.record.op == AuditOp::Apply || e.record.op == AuditOp::SaveIf)
+                .flat_map(|e| &e.records)
+                .any(|r| r.op == AuditOp::Apply || r.op == AuditOp::SaveIf)
         );
         let err = open(base, &layers, &server)
             .expect("open with the old key")

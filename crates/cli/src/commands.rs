@@ -533,36 +533,78 @@ fn log(cli: &Cli, args: &LogArgs) -> Result {
             .transpose()?,
     };
     let entries = cli.open()?.audit_log(&query)?;
+    let id = args.id.as_deref();
+    let contents = |e| entry_contents(e, id);
     if cli.json {
-        let records: Vec<Value> = entries
+        let out: Vec<Value> = entries
             .iter()
             .map(|e| {
-                let mut record = serde_json::to_value(&e.record).unwrap_or(Value::Null);
-                record["files"] = json!(e.files);
-                record
+                let first = e.first();
+                json!({
+                    "seq": first.seq,
+                    "time": first.time,
+                    "caller": first.caller,
+                    "action": e.action(id),
+                    "operation": e.operation.as_ref().map(|op| op.id.clone()),
+                    "files": e.files,
+                    "contents": contents(e).iter().map(|c| json!({
+                        "id": c.id,
+                        "sha256": c.sha256,
+                        "size": c.size,
+                    })).collect::<Vec<_>>(),
+                    "records": e.records,
+                })
             })
             .collect();
-        return output::json(&Value::from(records));
+        return output::json(&Value::from(out));
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let r = &e.record;
-            let keys = match r.changes.as_slice() {
-                [one] => one.key.clone(),
-                many => format!("{} keys", many.len()),
+            let first = e.first();
+            let seq = match e.records.last() {
+                Some(last) if last.seq != first.seq => format!("{}-{}", first.seq, last.seq),
+                _ => first.seq.to_string(),
             };
+            let keys: usize = e.records.iter().map(|r| r.changes.len()).sum();
+            let contents = contents(e);
             vec![
-                r.seq.to_string(),
-                output::time(i64::try_from(r.time).unwrap_or(i64::MAX)),
-                r.caller.clone(),
-                r.op.name().to_owned(),
+                seq,
+                output::time(i64::try_from(first.time).unwrap_or(i64::MAX)),
+                first.caller.clone(),
+                e.action(id),
                 e.files.join(", "),
-                keys,
+                contents
+                    .iter()
+                    .map(|c| c.sha256[..c.sha256.len().min(16)].to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                contents
+                    .iter()
+                    .map(|c| c.size.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                keys.to_string(),
             ]
         })
         .collect();
-    output::table(&["SEQ", "TIME", "CALLER", "OP", "FILES", "KEYS"], &rows)
+    output::table(
+        &[
+            "SEQ", "TIME", "CALLER", "ACTION", "FILES", "SHA256", "SIZE", "KEYS",
+        ],
+        &rows,
+    )
+}
+
+/// The contents an entry of the log wrote (to file `id` alone when given).
+fn entry_contents<'e>(
+    e: &'e memory_fs::LogEntry,
+    id: Option<&str>,
+) -> Vec<&'e memory_fs::LoggedContent> {
+    e.contents
+        .iter()
+        .filter(|c| id.is_none_or(|id| c.id == id))
+        .collect()
 }
 
 // ----- ls, info, versions ------------------------------------------------------------------

@@ -255,10 +255,11 @@ struct RekeyArgs {
 
 #[derive(Debug, Args)]
 struct LogArgs {
-    /// Only the records that touched this logical file.
+    /// Only the operations that touched this logical file.
     #[arg(long)]
     id: Option<String>,
-    /// Only records committed at or after DATE (YYYY-MM-DD, UTC, or RFC 3339).
+    /// Only operations with a record committed at or after DATE (YYYY-MM-DD, UTC, or
+    /// RFC 3339).
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
 }

@@ -36,6 +36,46 @@ fn ok(dir: &std::path::Path, args: &[&str]) -> String {
     r.stdout
 }
 
+/// SHA-256 of `# secret plans\n`, the content saved below.
+const SECRET_SHA256: &str = "65f172796d331bc85dc930cd519078ea9c9af19f6fee05512a11dbc6b4a19789";
+
+/// On disk a logical save is several records of the log (its intent, its keys, its
+/// completion, each written ahead): `log` shows it once, with the content's hash.
+#[test]
+fn one_entry_per_logical_save_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("notes.md"), "# secret plans\n").expect("write input");
+    let store = "--store=file:store?encrypt=env:MFS_KEY&audit=bob";
+    ok(d, &[store, "save", "notes.md"]);
+    ok(d, &[store, "save", "notes.md", "--tag", "again"]);
+    ok(d, &[store, "rm", "notes"]);
+    let log: Value =
+        serde_json::from_str(&ok(d, &[store, "--json", "log", "--id", "notes"])).expect("JSON");
+    let entries = log.as_array().expect("a list");
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["save", "save", "delete"], "{log:#}");
+    assert!(
+        entries[0]["records"].as_array().map_or(0, Vec::len) > 1,
+        "a save on disk is several records: {log:#}"
+    );
+    for e in &entries[..2] {
+        assert_eq!(
+            e["contents"],
+            serde_json::json!([{"id": "notes", "sha256": SECRET_SHA256, "size": 15}])
+        );
+    }
+    let table = ok(d, &[store, "log", "--id", "notes"]);
+    assert_eq!(
+        table.lines().count(),
+        4,
+        "a header and three operations: {table}"
+    );
+}
+
 #[test]
 fn layered_store_log_and_rekey() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -48,15 +88,28 @@ fn layered_store_log_and_rekey() {
 
     // The log, as JSON and as a table, whole and for one file.
     let log: Value = serde_json::from_str(&ok(d, &[store, "--json", "log"])).expect("JSON");
-    let records = log.as_array().expect("a list");
-    assert_eq!(records.len(), 2, "two saves, one commit each on SQLite");
-    assert_eq!(records[0]["caller"], "alice");
-    assert_eq!(records[0]["seq"], 1);
-    assert_eq!(records[1]["prev"], records[0]["hash"]);
-    assert_eq!(records[0]["files"], serde_json::json!(["notes"]));
+    let entries = log.as_array().expect("a list");
+    assert_eq!(entries.len(), 2, "two saves");
+    assert_eq!(entries[0]["caller"], "alice");
+    assert_eq!(entries[0]["seq"], 1);
+    assert_eq!(entries[0]["action"], "save");
+    assert_eq!(
+        entries[0]["records"].as_array().map(Vec::len),
+        Some(1),
+        "one record a commit on SQLite"
+    );
+    assert_eq!(
+        entries[1]["records"][0]["prev"],
+        entries[0]["records"][0]["hash"]
+    );
+    assert_eq!(entries[0]["files"], serde_json::json!(["notes"]));
+    assert_eq!(
+        entries[0]["contents"],
+        serde_json::json!([{"id": "notes", "sha256": SECRET_SHA256, "size": 15}])
+    );
     let table = ok(d, &[store, "log", "--id", "notes"]);
     assert!(
-        table.contains("alice") && table.contains("notes"),
+        table.contains("alice") && table.contains("notes") && table.contains(&SECRET_SHA256[..16]),
         "{table}"
     );
     assert_eq!(

@@ -24,6 +24,7 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use memory_fs_storage::layers::operation::Operation;
 use memory_fs_storage::{
     Batch, ErrorKind, Expect, SafePath, Storage, StorageError, Version, Write,
 };
@@ -250,6 +251,8 @@ pub(crate) fn commit_from<'a>(
     mut known: Option<Vec<Read>>,
     mut plan: impl FnMut(&[Option<FileRecord>], usize) -> Result<Vec<Change<'a>>>,
 ) -> Result<Vec<Option<FileRecord>>> {
+    // One id for every attempt: the audit log shows the logical operation once.
+    let op_id = new_tx(clock);
     for attempt in 0..MAX_ATTEMPTS {
         let reads = match known.take() {
             Some(reads) if reads.len() == ids.len() => reads,
@@ -271,13 +274,15 @@ pub(crate) fn commit_from<'a>(
                     .and_then(|i| reads[i].version.clone())
             })
             .collect();
-        let outcome = if storage.capabilities().atomic_batch {
-            commit_batch(storage, &changes, &versions)
-        } else if changes.len() == 1 && uniform_contents(&changes[0]) {
-            commit_intent(storage, clock, &changes[0], versions[0].clone())
-        } else {
-            commit_transaction(storage, clock, &changes, &versions)
-        };
+        let outcome = operation(&op_id, &changes).scope(|| {
+            if storage.capabilities().atomic_batch {
+                commit_batch(storage, &changes, &versions)
+            } else if changes.len() == 1 && uniform_contents(&changes[0]) {
+                commit_intent(storage, clock, &changes[0], versions[0].clone())
+            } else {
+                commit_transaction(storage, clock, &changes, &versions)
+            }
+        });
         match outcome {
             Ok(()) => return Ok(changes.into_iter().map(|c| c.after).collect()),
             Err(Retry::Again) => continue,
@@ -288,6 +293,31 @@ pub(crate) fn commit_from<'a>(
         id: ids.first().map(ToString::to_string).unwrap_or_default(),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// The logical operation `changes` make, as the audit layer records it: each file
+/// saved (a content written), created (a config alone), edited (config or metadata
+/// only) or deleted.
+fn operation(id: &str, changes: &[Change<'_>]) -> Operation {
+    Operation::new(
+        id,
+        changes.iter().map(|c| {
+            let action = if c.after.is_none() {
+                "delete"
+            } else if c
+                .writes
+                .iter()
+                .any(|w| matches!(w, KeyWrite::Content { .. }))
+            {
+                "save"
+            } else if c.before.is_none() {
+                "create"
+            } else {
+                "edit"
+            };
+            (c.id.to_string(), action)
+        }),
+    )
 }
 
 /// Why a commit did not go through.
@@ -828,6 +858,18 @@ fn recover_claimed(
     let Some(pending) = record.pending.take() else {
         return Ok(());
     };
+    // Recorded as an operation of its own, named by the intent's commit id.
+    Operation::new(pending.tx.clone(), [(id.to_string(), "recover")])
+        .scope(|| settle_pending(storage, id, record, version, pending))
+}
+
+fn settle_pending(
+    storage: &dyn Storage,
+    id: &FileId,
+    record: FileRecord,
+    version: Version,
+    pending: Pending,
+) -> Result<()> {
     let key = layout::record_key(id)?;
     let forward = match &pending.transaction {
         Some(journal) => storage.file_exists(journal)?,

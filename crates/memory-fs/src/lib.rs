@@ -9,13 +9,14 @@ mod open;
 mod tree;
 mod url;
 
-pub use audit::{LogEntry, LogQuery};
+pub use audit::{LogEntry, LogQuery, LoggedContent};
 pub use error::{Error, ErrorKind, Result};
 pub use fs::{Create, Data, Delete, Edit, Load, MemoryFs, Save};
 pub use url::{LayerParams, S3Location, StoreUrl};
 
 pub use memory_fs_target::file::storage::layers::audit::{AuditChange, AuditOp, AuditRecord};
 pub use memory_fs_target::file::storage::layers::encrypt::RekeyReport;
+pub use memory_fs_target::file::storage::layers::operation::{Operation, OperationFile};
 pub use memory_fs_target::file::storage::{
     Capabilities, ErrorKind as StorageErrorKind, InvalidPath, SafePath, Storage, StorageError,
 };

@@ -25,6 +25,10 @@
 //! refused with a clear error ([`check_layers`]) instead of handing ciphertext or a
 //! compressed frame to a JSON parser. Markers pass through every layer unchanged,
 //! are hidden from listings, and cannot be overwritten or deleted through a layer.
+//!
+//! A layer above the storage can name the logical operation its calls belong to
+//! ([`operation::Operation::scope`]); the audit layer records that name with each
+//! record, so that the several key writes of one logical save read as one operation.
 
 use crate::{Result, SafePath, Storage, StorageError};
 
@@ -34,6 +38,7 @@ pub mod audit;
 pub mod compress;
 #[cfg(feature = "encrypt")]
 pub mod encrypt;
+pub mod operation;
 
 #[cfg(feature = "audit")]
 pub use audit::Audited;

@@ -12,7 +12,11 @@
 //! (in write-ahead mode, one of the last few: it is moved every 16 records).
 //!
 //! The layer records keys, which is what a storage knows: a logical file's id is
-//! found in the keys of its placements.
+//! found in the keys of its placements. Where the caller names the logical operation
+//! its calls belong to ([`Operation::scope`], as the file layer does around each
+//! commit), every record made inside carries it ([`AuditRecord::operation`]): on a
+//! storage without atomic batches one logical save is several records (its intent,
+//! its keys, its completion), and they share the operation's id.
 //!
 //! How a record is committed depends on what the storage below can promise
 //! ([`AuditGuarantee`]):
@@ -45,6 +49,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use super::operation::{self, Operation};
 use super::{AUDIT_PREFIX, LayerKind, Marker, is_marker, refuse_marker};
 use crate::{
     Batch, Capabilities, ErrorKind, Expect, Result, SafePath, Storage, StorageError, Version, Write,
@@ -172,6 +177,10 @@ pub struct AuditRecord {
     pub aborts: Option<u64>,
     /// The keys changed, in the order of the operation.
     pub changes: Vec<AuditChange>,
+    /// The logical operation the change belongs to, when the caller named one
+    /// ([`Operation::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
     /// The previous record's hash ([`GENESIS`] for the first).
     pub prev: String,
     /// SHA-256 (hex) of this record's JSON without this field.
@@ -593,6 +602,7 @@ impl<S: Storage> Audited<S> {
             op,
             aborts: None,
             changes: changes.to_vec(),
+            operation: operation::current().map(|op| (*op).clone()),
             prev: tail.hash.clone(),
             hash: String::new(),
         }
