@@ -212,4 +212,4 @@ mod shared;
 #[cfg(any(feature = "encrypt", feature = "compress", feature = "audit"))]
 use shared::{Marker, is_marker, refuse_marker, reserved};
 #[cfg(any(feature = "encrypt", feature = "compress"))]
-use shared::{framing, without_markers};
+use shared::{framed_storage_methods, framing, without_markers};

@@ -28,7 +28,7 @@ pub use key::{EncryptionKey, KeyError, KeyId, Keyring};
 use format::Header;
 
 use super::framing::Encoded;
-use super::{LayerKind, Marker, is_marker, refuse_marker, without_markers};
+use super::{LayerKind, Marker, framed_storage_methods, is_marker, refuse_marker, without_markers};
 use crate::{
     Batch, Capabilities, ErrorKind, Expect, Result, SafePath, Storage, StorageError, Version,
 };
@@ -94,8 +94,8 @@ impl<S: Storage> Encrypted<S> {
         seal_parts(key, cipher, nonce, path, plaintext)
     }
 
-    fn open(&self, path: &SafePath, stored: &[u8]) -> Result<Vec<u8>> {
-        open_value(&self.keys, path, stored)
+    fn open(&self, path: &SafePath, stored: Vec<u8>) -> Result<Vec<u8>> {
+        open_owned(&self.keys, path, stored)
     }
 
     /// Re-encrypts every value not yet under the primary key (markers aside), each with
@@ -131,7 +131,7 @@ impl<S: Storage> Encrypted<S> {
                     report.current += 1;
                     break;
                 }
-                let plaintext = self.open(&path, &stored)?;
+                let plaintext = self.open(&path, stored)?;
                 let sealed = self.seal(&path, &plaintext)?;
                 match self
                     .inner
@@ -208,6 +208,38 @@ fn seal_parts(
 /// not in `keys`, or does not authenticate (altered, truncated, reordered, or moved
 /// from another key).
 pub fn open_value(keys: &Keyring, path: &SafePath, stored: &[u8]) -> Result<Vec<u8>> {
+    let (header, cipher) = opening(keys, path, stored)?;
+    format::open(cipher, &header, path.as_str(), stored)
+        .map_err(|reason| StorageError::integrity(path.as_str(), reason))
+}
+
+/// As [`open_value`], decrypting in the stored value's own buffer (what the layer does
+/// with the value the storage below hands it): no second buffer of the value's size.
+///
+/// ```
+/// use memory_fs_storage::SafePath;
+/// use memory_fs_storage::layers::encrypt::{EncryptionKey, Keyring, open_owned, seal_with_nonce};
+/// let key = EncryptionKey::from_bytes([1; 32]);
+/// let path = SafePath::new("notes/a.txt")?;
+/// let stored = seal_with_nonce(&key, [9; 12], &path, &[7; 200_000])?;
+/// assert_eq!(open_owned(&Keyring::new(key), &path, stored)?, [7; 200_000]);
+/// # Ok::<(), memory_fs_storage::StorageError>(())
+/// ```
+///
+/// # Errors
+/// As [`open_value`].
+pub fn open_owned(keys: &Keyring, path: &SafePath, stored: Vec<u8>) -> Result<Vec<u8>> {
+    let (header, cipher) = opening(keys, path, &stored)?;
+    format::open_owned(cipher, &header, path.as_str(), stored)
+        .map_err(|reason| StorageError::integrity(path.as_str(), reason))
+}
+
+/// The header of `stored` and the cipher of the key it names.
+fn opening<'k>(
+    keys: &'k Keyring,
+    path: &SafePath,
+    stored: &[u8],
+) -> Result<(Header, &'k aes_gcm_siv::Aes256GcmSiv)> {
     let header =
         Header::parse(stored).map_err(|reason| StorageError::integrity(path.as_str(), reason))?;
     let cipher = keys.cipher_for(header.key_id).ok_or_else(|| {
@@ -221,91 +253,12 @@ pub fn open_value(keys: &Keyring, path: &SafePath, stored: &[u8]) -> Result<Vec<
             ),
         )
     })?;
-    format::open(cipher, &header, path.as_str(), stored)
-        .map_err(|reason| StorageError::integrity(path.as_str(), reason))
+    Ok((header, cipher))
 }
 
 impl<S: Storage> Storage for Encrypted<S> {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities().with_encrypted(true)
-    }
-
-    fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        refuse_marker(path)?;
-        self.marker.ensure(&self.inner)?;
-        self.inner.file_save(path, &self.seal(path, data)?)
-    }
-
-    fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
-        let stored = self.inner.file_bytes(path)?;
-        if is_marker(path) {
-            return Ok(stored);
-        }
-        stored.map(|s| self.open(path, &s)).transpose()
-    }
-
-    fn file_exists(&self, path: &SafePath) -> Result<bool> {
-        self.inner.file_exists(path)
-    }
-
-    fn file_delete(&self, path: &SafePath) -> Result<bool> {
-        refuse_marker(path)?;
-        self.inner.file_delete(path)
-    }
-
-    fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
-        Ok(without_markers(self.inner.files_paths(prefix)?))
-    }
-
-    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
-        // Keys are unchanged and versions are the inner store's (as `file_get` says).
-        let mut listed = self.inner.files_versions(prefix)?;
-        listed.retain(|(p, _)| !is_marker(p));
-        Ok(listed)
-    }
-
-    fn clear(&self) -> Result<()> {
-        self.inner.clear()?;
-        self.marker.reset();
-        Ok(())
-    }
-
-    fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        if is_marker(path) {
-            // A layer above marking the store: markers pass through unchanged.
-            return self.inner.file_create(path, data);
-        }
-        self.marker.ensure(&self.inner)?;
-        self.inner.file_create(path, &self.seal(path, data)?)
-    }
-
-    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
-        let stored = self.inner.file_get(path)?;
-        if is_marker(path) {
-            return Ok(stored);
-        }
-        stored
-            .map(|(s, version)| Ok((self.open(path, &s)?, version)))
-            .transpose()
-    }
-
-    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
-        refuse_marker(path)?;
-        self.marker.ensure(&self.inner)?;
-        self.inner
-            .file_save_if(path, &self.seal(path, data)?, expect)
-    }
-
-    fn apply(&self, batch: &Batch<'_>) -> Result<()> {
-        let encoded = Encoded::new(
-            batch,
-            |path, data| self.seal(path, data),
-            |path| self.file_bytes(path),
-        )?;
-        if !batch.writes().is_empty() {
-            self.marker.ensure(&self.inner)?;
-        }
-        self.inner.apply(&encoded.batch())
     }
 
     fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
@@ -322,31 +275,5 @@ impl<S: Storage> Storage for Encrypted<S> {
         }
     }
 
-    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
-        let sealed = items
-            .iter()
-            .map(|(path, data)| {
-                refuse_marker(path)?;
-                Ok((path.clone(), self.seal(path, data)?))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if !items.is_empty() {
-            self.marker.ensure(&self.inner)?;
-        }
-        let borrowed: Vec<(SafePath, &[u8])> = sealed
-            .iter()
-            .map(|(p, d)| (p.clone(), d.as_slice()))
-            .collect();
-        self.inner.files_save(&borrowed)
-    }
-
-    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
-        paths.iter().try_for_each(refuse_marker)?;
-        self.inner.files_delete(paths)
-    }
-
-    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
-        paths.iter().try_for_each(refuse_marker)?;
-        self.inner.files_remove(paths)
-    }
+    framed_storage_methods!(seal, open);
 }

@@ -78,6 +78,128 @@ impl Marker {
     }
 }
 
+/// The [`Storage`] methods a value-framing layer (encryption, compression) implements
+/// alike, expanded inside its `impl Storage`: every value written is `$encode`d
+/// (`fn(&self, &SafePath, &[u8]) -> Result<Vec<u8>>`) on its way to `self.inner` and
+/// every value read is `$decode`d (`fn(&self, &SafePath, Vec<u8>) -> Result<Vec<u8>>`);
+/// markers pass through unchanged and are hidden from listings, and the layer's own
+/// marker (`self.marker`) is written before its first write. Keys, versions and the
+/// calls below are those of the storage underneath: `apply` is one `apply`,
+/// `file_save_if` one `file_save_if`. The layer writes `capabilities` and `file_copy`
+/// itself.
+#[cfg(any(feature = "encrypt", feature = "compress"))]
+macro_rules! framed_storage_methods {
+    ($encode:ident, $decode:ident) => {
+        fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+            refuse_marker(path)?;
+            self.marker.ensure(&self.inner)?;
+            self.inner.file_save(path, &self.$encode(path, data)?)
+        }
+
+        fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
+            let stored = self.inner.file_bytes(path)?;
+            if is_marker(path) {
+                return Ok(stored);
+            }
+            stored.map(|s| self.$decode(path, s)).transpose()
+        }
+
+        fn file_exists(&self, path: &SafePath) -> Result<bool> {
+            self.inner.file_exists(path)
+        }
+
+        fn file_delete(&self, path: &SafePath) -> Result<bool> {
+            refuse_marker(path)?;
+            self.inner.file_delete(path)
+        }
+
+        fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
+            Ok(without_markers(self.inner.files_paths(prefix)?))
+        }
+
+        fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+            // Keys are unchanged and versions are the inner store's (as `file_get` says).
+            let mut listed = self.inner.files_versions(prefix)?;
+            listed.retain(|(p, _)| !is_marker(p));
+            Ok(listed)
+        }
+
+        fn clear(&self) -> Result<()> {
+            self.inner.clear()?;
+            self.marker.reset();
+            Ok(())
+        }
+
+        fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+            if is_marker(path) {
+                // A layer above marking the store: markers pass through unchanged.
+                return self.inner.file_create(path, data);
+            }
+            self.marker.ensure(&self.inner)?;
+            self.inner.file_create(path, &self.$encode(path, data)?)
+        }
+
+        fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+            let stored = self.inner.file_get(path)?;
+            if is_marker(path) {
+                return Ok(stored);
+            }
+            stored
+                .map(|(s, version)| Ok((self.$decode(path, s)?, version)))
+                .transpose()
+        }
+
+        fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+            refuse_marker(path)?;
+            self.marker.ensure(&self.inner)?;
+            self.inner
+                .file_save_if(path, &self.$encode(path, data)?, expect)
+        }
+
+        fn apply(&self, batch: &Batch<'_>) -> Result<()> {
+            let encoded = Encoded::new(
+                batch,
+                |path, data| self.$encode(path, data),
+                |path| self.file_bytes(path),
+            )?;
+            if !batch.writes().is_empty() {
+                self.marker.ensure(&self.inner)?;
+            }
+            self.inner.apply(&encoded.batch())
+        }
+
+        fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
+            let encoded = items
+                .iter()
+                .map(|(path, data)| {
+                    refuse_marker(path)?;
+                    Ok((path.clone(), self.$encode(path, data)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if !items.is_empty() {
+                self.marker.ensure(&self.inner)?;
+            }
+            let borrowed: Vec<(SafePath, &[u8])> = encoded
+                .iter()
+                .map(|(p, d)| (p.clone(), d.as_slice()))
+                .collect();
+            self.inner.files_save(&borrowed)
+        }
+
+        fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
+            paths.iter().try_for_each(refuse_marker)?;
+            self.inner.files_delete(paths)
+        }
+
+        fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+            paths.iter().try_for_each(refuse_marker)?;
+            self.inner.files_remove(paths)
+        }
+    };
+}
+#[cfg(any(feature = "encrypt", feature = "compress"))]
+pub(super) use framed_storage_methods;
+
 #[cfg(any(feature = "encrypt", feature = "compress"))]
 pub(super) mod framing {
     //! What the value-framing layers (encryption, compression) share: both transform

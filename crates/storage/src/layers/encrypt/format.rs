@@ -177,7 +177,41 @@ pub(super) fn seal(
     Ok(out)
 }
 
-/// Decrypts `stored` (whose header is `header`) for the key `path`.
+/// Where each chunk of a stored value of `len` bytes sits: its start, the length of
+/// its ciphertext (the tag follows it), and whether it is the last.
+fn chunks_of(len: usize) -> Result<impl Iterator<Item = (usize, usize, bool)>, String> {
+    let body = len.saturating_sub(HEADER_SIZE);
+    let full = CHUNK_SIZE + TAG_SIZE;
+    let chunks = body.div_ceil(full).max(1);
+    let last_len = body - (chunks - 1) * full;
+    if len < HEADER_SIZE || last_len < TAG_SIZE {
+        return Err(format!(
+            "truncated: {body} bytes after the header do not end in a whole chunk"
+        ));
+    }
+    Ok((0..chunks).map(move |index| {
+        let start = HEADER_SIZE + index * full;
+        let data = if index + 1 == chunks {
+            last_len - TAG_SIZE
+        } else {
+            CHUNK_SIZE
+        };
+        (start, data, index + 1 == chunks)
+    }))
+}
+
+fn failed(index: usize, len: usize) -> String {
+    let chunks = len
+        .saturating_sub(HEADER_SIZE)
+        .div_ceil(CHUNK_SIZE + TAG_SIZE)
+        .max(1);
+    format!(
+        "chunk {index} of {chunks} failed authentication: the value was altered, \
+         truncated, reordered, or moved here from another key"
+    )
+}
+
+/// Decrypts `stored` (whose header is `header`) for the key `path` into a new buffer.
 ///
 /// # Errors
 /// Why the bytes are not a value sealed for `path` with this key, in words.
@@ -187,35 +221,46 @@ pub(super) fn open(
     path: &str,
     stored: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let body = &stored[HEADER_SIZE.min(stored.len())..];
-    let full = CHUNK_SIZE + TAG_SIZE;
-    let chunks = body.len().div_ceil(full).max(1);
-    let last_len = body.len() - (chunks - 1) * full;
-    if last_len < TAG_SIZE {
-        return Err(format!(
-            "truncated: {} bytes after the header do not end in a whole chunk",
-            body.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(body.len() - chunks * TAG_SIZE);
+    let mut out = Vec::with_capacity(stored.len().saturating_sub(HEADER_SIZE));
     let mut params = ChunkParams::new(header, path);
-    for (index, chunk) in body.chunks(full).enumerate() {
-        let (data, tag) = chunk.split_at(chunk.len() - TAG_SIZE);
-        let tag = Tag::try_from(tag).map_err(|_| "a tag is not 16 bytes".to_owned())?;
-        let start = out.len();
-        out.resize(start + data.len(), 0);
-        let (nonce, ad) = params.chunk(index as u32, index + 1 == chunks);
-        let buf = InOutBuf::new(data, &mut out[start..])
-            .map_err(|_| "chunk buffers differ in length".to_owned())?;
-        if cipher
-            .decrypt_inout_detached(&nonce, ad, buf, &tag)
-            .is_err()
-        {
-            return Err(format!(
-                "chunk {index} of {chunks} failed authentication: the value was altered, \
-                 truncated, reordered, or moved here from another key"
-            ));
-        }
+    for (index, (start, len, last)) in chunks_of(stored.len())?.enumerate() {
+        let tag = Tag::try_from(&stored[start + len..start + len + TAG_SIZE])
+            .map_err(|_| "a tag is not 16 bytes".to_owned())?;
+        let at = out.len();
+        out.extend_from_slice(&stored[start..start + len]);
+        let (nonce, ad) = params.chunk(index as u32, last);
+        cipher
+            .decrypt_inout_detached(&nonce, ad, (&mut out[at..]).into(), &tag)
+            .map_err(|_| failed(index, stored.len()))?;
     }
     Ok(out)
+}
+
+/// Decrypts `stored` (whose header is `header`) for the key `path` in its own buffer:
+/// each chunk is decrypted where it lies and moved down over the header and the tags
+/// before it, so no second buffer of the value's size is allocated.
+///
+/// # Errors
+/// As [`open`].
+pub(super) fn open_owned(
+    cipher: &Aes256GcmSiv,
+    header: &Header,
+    path: &str,
+    mut stored: Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let total = stored.len();
+    let mut params = ChunkParams::new(header, path);
+    let mut written = 0;
+    for (index, (start, len, last)) in chunks_of(total)?.enumerate() {
+        let tag = Tag::try_from(&stored[start + len..start + len + TAG_SIZE])
+            .map_err(|_| "a tag is not 16 bytes".to_owned())?;
+        let (nonce, ad) = params.chunk(index as u32, last);
+        cipher
+            .decrypt_inout_detached(&nonce, ad, (&mut stored[start..start + len]).into(), &tag)
+            .map_err(|_| failed(index, total))?;
+        stored.copy_within(start..start + len, written);
+        written += len;
+    }
+    stored.truncate(written);
+    Ok(stored)
 }
