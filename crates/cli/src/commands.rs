@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::error::{CliError, Code};
 use crate::transfer;
 use crate::{
-    Cli, Command, CpArgs, DiffArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, RekeyArgs,
-    RestoreArgs, SaveArgs, VerifyArgs, output,
+    Cli, Command, CpArgs, DiffArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, PruneArgs,
+    RekeyArgs, RestoreArgs, SaveArgs, VerifyArgs, output,
 };
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
@@ -33,6 +33,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Verify(args) => verify(cli, args),
         Command::Diff(args) => diff(cli, args),
         Command::Restore(args) => restore(cli, args),
+        Command::Prune(args) => prune(cli, args),
         Command::Reindex => reindex(cli),
         Command::Rekey(args) => rekey(cli, args),
         Command::Log(args) => log(cli, args),
@@ -180,7 +181,10 @@ fn save(cli: &Cli, args: &SaveArgs) -> Result {
             "--folder is only for --path-handler custom",
         ));
     }
-    let spec = FileSpec::new(id.clone(), file_type.clone()).handlers(handlers);
+    let mut spec = FileSpec::new(id.clone(), file_type.clone()).handlers(handlers);
+    if let Some(policy) = args.retention.policy() {
+        spec = spec.with_retention(policy);
+    }
     let fs = cli.open()?;
     let shown = source.shown(name);
     let mut progress = transfer::Progress::new(source.size(), "saving");
@@ -1043,6 +1047,92 @@ fn restore(cli: &Cli, args: &RestoreArgs) -> Result {
         output::json(&json!({"id": args.id, "restored": args.version, "version": now}))
     } else {
         output::line(&format!("restored {} v{} as v{now}", args.id, args.version))
+    }
+}
+
+fn prune(cli: &Cli, args: &PruneArgs) -> Result {
+    let mut fs = cli.open()?;
+    if let Some(policy) = args.retention.policy() {
+        fs = fs.with_retention(policy);
+    }
+    let report = fs.prune(args.id.as_deref(), args.dry_run)?;
+    if cli.json {
+        return output::json(&json!({
+            "dry_run": report.dry_run,
+            "files": report.files,
+            "versions_removed": report.versions_removed(),
+            "pruned": report.pruned.iter().map(|p| json!({
+                "id": p.id.as_str(),
+                "keep_last": p.policy.and_then(|r| r.keep_last).map(std::num::NonZeroU32::get),
+                "keep_within_s": p.policy.and_then(|r| r.keep_within).map(|d| d.as_secs()),
+                "removed": p.removed,
+                "kept": p.kept,
+                "keys": p.keys.iter().map(SafePath::as_str).collect::<Vec<_>>(),
+                "stopped": p.stopped,
+            })).collect::<Vec<_>>(),
+            "unreadable": report.unreadable.iter().map(|(id, why)| json!({"id": id.as_str(), "problem": why})).collect::<Vec<_>>(),
+        }));
+    }
+    let verb = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for p in &report.pruned {
+        if !p.removed.is_empty() {
+            output::line(&format!(
+                "{}: {verb} {}, keeping {}",
+                p.id.as_str(),
+                version_list(&p.removed),
+                version_list(&p.kept)
+            ))?;
+        }
+        if let Some(why) = &p.stopped {
+            output::line(&format!("NOTE {}: {why}", p.id.as_str()))?;
+        }
+    }
+    for (id, why) in &report.unreadable {
+        output::line(&format!("BAD  {}: {why}", id.as_str()))?;
+    }
+    let with_policy = report.pruned.len();
+    output::line(&format!(
+        "{verb} {} versions of {} files ({} versioned, {with_policy} with a retention policy)",
+        report.versions_removed(),
+        report
+            .pruned
+            .iter()
+            .filter(|p| !p.removed.is_empty())
+            .count(),
+        report.files,
+    ))?;
+    if with_policy == 0 && report.files > 0 {
+        output::line(
+            "hint: no file has a retention policy: pass --keep-last N or --keep-within DURATION",
+        )?;
+    }
+    Ok(())
+}
+
+/// Version numbers as `v1-v3, v5` (`none` for none).
+fn version_list(numbers: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        while i + 1 < numbers.len() && numbers[i + 1] == numbers[i] + 1 {
+            i += 1;
+        }
+        out.push(if numbers[i] == start {
+            format!("v{start}")
+        } else {
+            format!("v{start}-v{}", numbers[i])
+        });
+        i += 1;
+    }
+    if out.is_empty() {
+        "none".to_owned()
+    } else {
+        out.join(", ")
     }
 }
 

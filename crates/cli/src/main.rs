@@ -80,6 +80,9 @@ enum Command {
     Diff(DiffArgs),
     /// Save an old version of a logical file again as its newest version.
     Restore(RestoreArgs),
+    /// Remove old versions as retention says: each file's own policy (set with
+    /// `save --keep-last/--keep-within`), else the --keep-last/--keep-within given here.
+    Prune(PruneArgs),
     /// Rebuild the index from the configs (after another program, such as the Python
     /// package, wrote files).
     Reindex,
@@ -130,6 +133,60 @@ struct SaveArgs {
     /// A tag to add to the metadata; repeat for several.
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
+    /// The file's own retention, kept with it (this save and later ones prune what it
+    /// does not keep).
+    #[command(flatten)]
+    retention: RetentionArgs,
+}
+
+/// A retention policy on the command line; a version either option keeps is kept.
+#[derive(Debug, Default, Args)]
+struct RetentionArgs {
+    /// Keep the newest N versions.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_last: Option<u32>,
+    /// Keep the versions saved less than DURATION ago (`30d`, `12h`, `1week 2days`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    keep_within: Option<std::time::Duration>,
+}
+
+impl RetentionArgs {
+    /// The policy, if either option was given.
+    fn policy(&self) -> Option<memory_fs::Retention> {
+        if self.keep_last.is_none() && self.keep_within.is_none() {
+            return None;
+        }
+        Some(memory_fs::Retention {
+            keep_last: self.keep_last.and_then(std::num::NonZeroU32::new),
+            keep_within: self.keep_within,
+        })
+    }
+}
+
+/// A duration as `humantime` writes them: `30d`, `12h 30m`, `1week`.
+fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => {
+            Err("a duration of zero keeps nothing but the newest version: use --keep-last 1".into())
+        }
+        Err(e) => Err(format!(
+            "{s:?} is not a duration ({e}): write for example 30d, 12h or 1week"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// Only this file (default: every versioned file).
+    #[arg(long)]
+    id: Option<String>,
+    /// Show what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The retention of files without their own.
+    #[command(flatten)]
+    retention: RetentionArgs,
 }
 
 #[derive(Debug, Args)]

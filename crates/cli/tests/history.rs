@@ -135,3 +135,84 @@ fn diff_of_json_with_json_is_the_patch() {
         serde_json::json!([{"op": "replace", "path": "/a", "value": 2}])
     );
 }
+
+#[test]
+fn prune_removes_what_the_policy_does_not_keep_and_the_chain_still_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    three_versions(dir);
+    // No policy anywhere: nothing goes, and the output says how to give one.
+    let out = ok(dir, &["prune"]);
+    assert!(out.contains("removed 0 versions"), "{out}");
+    assert!(out.contains("--keep-last"), "{out}");
+    // A dry run says what would go and removes nothing.
+    let out = ok(dir, &["prune", "--dry-run", "--keep-last", "1"]);
+    assert_eq!(
+        out,
+        "notes: would remove v1-v2, keeping v3\n\
+         would remove 2 versions of 1 files (1 versioned, 1 with a retention policy)\n"
+    );
+    assert!(dir.join("store/v1/notes.txt").exists());
+    let out = ok(
+        dir,
+        &["--json", "prune", "--id", "notes", "--keep-last", "2"],
+    );
+    let report: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(report["versions_removed"], 1, "{report}");
+    assert_eq!(report["pruned"][0]["removed"], serde_json::json!([1]));
+    assert_eq!(report["pruned"][0]["kept"], serde_json::json!([2, 3]));
+    assert!(!dir.join("store/v1/notes.txt").exists());
+    let out = ok(dir, &["verify", "--chain"]);
+    assert_eq!(out, "checked 1 versioned files (2 versions): 0 problems\n");
+    assert!(ok(dir, &["verify"]).contains("0 problems"));
+}
+
+#[test]
+fn save_keeps_the_files_own_retention() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    for text in ["one\n", "two\n", "three\n", "four\n"] {
+        std::fs::write(dir.join("notes.txt"), text).expect("write");
+        ok(
+            dir,
+            &[
+                "save",
+                "notes.txt",
+                "--id",
+                "notes",
+                "--path-handler",
+                "versioned",
+                "--keep-last",
+                "2",
+            ],
+        );
+    }
+    let out = ok(dir, &["--json", "versions", "notes"]);
+    let versions: Value = serde_json::from_str(&out).expect("json");
+    let numbers: Vec<u64> = versions
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(numbers, [3, 4]);
+    assert!(ok(dir, &["verify", "--chain"]).contains("0 problems"));
+}
+
+#[test]
+fn bad_retention_arguments_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    for args in [
+        &["prune", "--keep-last", "0"][..],
+        &["prune", "--keep-within", "soon"],
+        &["prune", "--keep-within", "0s"],
+    ] {
+        let out = run(dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+    let out = run(dir, &["prune", "--id", "nothing-here"]);
+    assert_eq!(out.status.code(), Some(1), "an unknown id is not found");
+}

@@ -76,12 +76,15 @@ pub struct Problem {
 /// ```
 #[derive(Debug, Clone)]
 pub struct File {
-    storage: Arc<dyn Storage>,
-    clock: Arc<dyn Clock>,
-    record: FileRecord,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) record: FileRecord,
     /// The version of the record as read, when it had no commit in flight: a change
     /// made through this file is first planned on it (one read fewer).
     version: Option<memory_fs_storage::Version>,
+    /// The retention policy saves and prunes made through this file apply when the
+    /// file has none of its own.
+    pub(crate) default_retention: Option<crate::Retention>,
 }
 
 impl File {
@@ -131,6 +134,7 @@ impl File {
             clock: Arc::new(SystemClock),
             record,
             version,
+            default_retention: None,
         }))
     }
 
@@ -320,11 +324,12 @@ impl File {
             clock,
             record,
             version: None,
+            default_retention: None,
         })
     }
 
     /// The record as read, for a change made through this file.
-    fn known(&self) -> Option<commit::Read> {
+    pub(crate) fn known(&self) -> Option<commit::Read> {
         self.version.as_ref().map(|v| commit::Read {
             record: Some(self.record.clone()),
             version: Some(v.clone()),
@@ -566,6 +571,10 @@ impl File {
     /// when nobody changed the file since.
     fn save_in_place(&self, spec: &FileSpec, stored: &[u8]) -> Result<Self> {
         let (storage, clock) = (&*self.storage, &*self.clock);
+        let spec = &match self.default_retention {
+            Some(policy) => spec.clone().with_default_retention(policy),
+            None => spec.clone(),
+        };
         let record = plan::commit_one_from(
             storage,
             clock,
@@ -584,6 +593,7 @@ impl File {
             },
         )?;
         Self::after(self.storage.clone(), self.clock.clone(), spec.id(), record)
+            .map(|f| f.with_default_retention(self.default_retention))
     }
 
     /// Saves version `n` again as a new version (history is never rewritten): its
@@ -762,7 +772,10 @@ impl File {
     /// content and metadata are there and agree, its `previous_version_path` names the
     /// version before it, and its SHA-256 chain hash continues that version's. Reports
     /// a missing, reordered or altered version by version; empty for a sound chain (and
-    /// for a file without versions). Reads two keys a version.
+    /// for a file without versions). After a prune the first version kept is checked
+    /// against the [`ChainAnchor`](crate::ChainAnchor) the record keeps: the version it
+    /// follows must be the newest one pruned, and its chain hash must continue the
+    /// anchor's. Reads two keys a version.
     ///
     /// # Errors
     /// Storage errors (faults of the chain are reported, not raised).

@@ -30,12 +30,12 @@ pub use file::{
 };
 pub use file_type::{Encoding, FileType, Serialization};
 pub use handlers::{HandlerKind, PathHandler};
-pub use history::{ChainFault, ChainProblem, Diff, DiffSide};
+pub use history::{ChainFault, ChainProblem, Diff, DiffSide, FilePrune, Retention};
 pub use id::{FileId, MAX_FILE_ID_LEN};
 pub use layout::{FolderKeys, RESERVED, is_reserved};
 pub use plan::Create;
 pub use pyjson::python_json;
-pub use record::{FileRecord, IntentWrite, Owner, Pending, Placement, Versions};
+pub use record::{ChainAnchor, FileRecord, IntentWrite, Owner, Pending, Placement, Versions};
 pub use schema::{ExistsStrategy, FileConfig, FileMetadata};
 pub use spec::{FileSpec, Placing};
 pub use transaction::Transaction;

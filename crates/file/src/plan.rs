@@ -329,9 +329,14 @@ pub(crate) fn save<'a>(
         head: Placement { config, metadata },
         folders: Vec::new(),
         versions: None,
+        retention: None,
         pending: None,
     };
-    let after = with_folders(after, before);
+    let mut after = with_folders(after, before);
+    // Retention: versions beyond the policy go in this same commit.
+    writes.extend(crate::history::retain_on_save(
+        storage, before, &mut after, spec, now,
+    )?);
     Ok(Some(Change {
         id: id.clone(),
         before: before.cloned(),

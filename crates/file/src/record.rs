@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::layout::{self, FolderKeys};
-use crate::{FileConfig, FileError, FileId, FileMetadata, Result};
+use crate::{FileConfig, FileError, FileId, FileMetadata, Result, Retention};
 
 /// The format tag every record starts with.
 const FORMAT: &str = "memory-fs/record/1";
@@ -29,6 +29,9 @@ pub struct FileRecord {
     pub folders: Vec<String>,
     /// The version folders (`v1`, `v2`… under one base) holding the file.
     pub versions: Option<Versions>,
+    /// The file's own retention policy: which versions saves and prunes keep
+    /// (`None`: the default of whoever saves or prunes, else every version).
+    pub retention: Option<Retention>,
     /// A commit that started and has not been seen to end (stores without atomic
     /// batches only).
     pub pending: Option<Pending>,
@@ -64,6 +67,21 @@ pub struct Versions {
     pub base: String,
     /// The numbers held, ascending, without duplicates.
     pub numbers: Vec<u32>,
+    /// Where the chain continues from when older versions were pruned (`None`: none
+    /// was, the first version held starts the chain).
+    pub pruned: Option<ChainAnchor>,
+}
+
+/// What a pruned history keeps of the versions it removed: the number of the newest
+/// one removed and the chain hash the first version kept continues from (that
+/// version's chain hash, or its content hash where it had none), so the chain of what
+/// is left is still checked from its first link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainAnchor {
+    /// The newest version removed: every version up to it is gone on purpose.
+    pub through: u32,
+    /// The chain hash the version after it continues.
+    pub chain_hash: String,
 }
 
 impl Versions {
@@ -198,6 +216,7 @@ impl FileRecord {
             head,
             folders: Vec::new(),
             versions: None,
+            retention: None,
             pending: None,
         };
         for p in &placements {
@@ -222,6 +241,7 @@ impl FileRecord {
                         self.versions = Some(Versions {
                             base: base.to_owned(),
                             numbers: vec![n],
+                            pruned: None,
                         });
                         continue;
                     }
@@ -237,7 +257,10 @@ impl FileRecord {
     /// Whether two records describe the same file the same way (revision and commit
     /// in flight aside).
     pub fn same_content(&self, other: &Self) -> bool {
-        self.head == other.head && self.folders == other.folders && self.versions == other.versions
+        self.head == other.head
+            && self.folders == other.folders
+            && self.versions == other.versions
+            && self.retention == other.retention
     }
 
     /// The file's id.
@@ -320,7 +343,24 @@ struct Stored {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     versions: Option<StoredVersions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention: Option<StoredRetention>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pending: Option<StoredPending>,
+}
+
+/// A retention policy as stored: a count and an age in milliseconds.
+#[derive(Serialize, Deserialize)]
+struct StoredRetention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep_last: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep_within_ms: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAnchor {
+    through: u32,
+    chain_hash: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -333,6 +373,8 @@ struct StoredPlacement {
 struct StoredVersions {
     base: String,
     ranges: Vec<[u32; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pruned: Option<StoredAnchor>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -394,6 +436,16 @@ impl From<&FileRecord> for Stored {
             versions: r.versions.as_ref().map(|v| StoredVersions {
                 base: v.base.clone(),
                 ranges: v.ranges(),
+                pruned: v.pruned.as_ref().map(|a| StoredAnchor {
+                    through: a.through,
+                    chain_hash: a.chain_hash.clone(),
+                }),
+            }),
+            retention: r.retention.as_ref().map(|p| StoredRetention {
+                keep_last: p.keep_last.map(std::num::NonZeroU32::get),
+                keep_within_ms: p
+                    .keep_within
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             }),
             pending: r.pending.as_ref().map(|p| StoredPending {
                 tx: p.tx.clone(),
@@ -465,9 +517,37 @@ impl Stored {
                 }
                 numbers.sort_unstable();
                 numbers.dedup();
+                let pruned = v.pruned.map(|a| ChainAnchor {
+                    through: a.through,
+                    chain_hash: a.chain_hash,
+                });
+                if let Some(a) = &pruned
+                    && numbers.first().is_some_and(|first| *first <= a.through)
+                {
+                    return Err(corrupt(format!(
+                        "versions pruned through v{} but v{} is held",
+                        a.through, numbers[0]
+                    )));
+                }
                 Some(Versions {
                     base: v.base,
                     numbers,
+                    pruned,
+                })
+            }
+        };
+        let retention = match self.retention {
+            None => None,
+            Some(r) => {
+                let keep_last = match r.keep_last {
+                    None => None,
+                    Some(n) => Some(std::num::NonZeroU32::new(n).ok_or_else(|| {
+                        corrupt("a retention that keeps the last 0 versions".into())
+                    })?),
+                };
+                Some(Retention {
+                    keep_last,
+                    keep_within: r.keep_within_ms.map(std::time::Duration::from_millis),
                 })
             }
         };
@@ -527,6 +607,7 @@ impl Stored {
             head: Placement { config, metadata },
             folders: self.folders,
             versions,
+            retention,
             pending,
         })
     }
@@ -559,7 +640,9 @@ mod tests {
             versions: Some(Versions {
                 base: String::new(),
                 numbers: vec![1, 2, 3, 7],
+                pruned: None,
             }),
+            retention: None,
             pending: None,
         }
     }
@@ -597,6 +680,41 @@ mod tests {
             ],
         });
         assert_eq!(FileRecord::from_bytes("k", &r.to_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn retention_and_pruned_anchor_round_trip_and_old_records_load() {
+        let mut r = record();
+        let old = r.to_bytes();
+        assert!(!String::from_utf8_lossy(&old).contains("retention"));
+        r.retention = Some(
+            Retention::keep_last(std::num::NonZeroU32::new(5).unwrap())
+                .and_keep_within(std::time::Duration::from_secs(3600)),
+        );
+        if let Some(v) = &mut r.versions {
+            v.numbers = vec![4, 5, 6];
+            v.pruned = Some(ChainAnchor {
+                through: 3,
+                chain_hash: "cd".into(),
+            });
+        }
+        let text = String::from_utf8(r.to_bytes()).unwrap();
+        assert!(
+            text.contains(r#""pruned":{"through":3,"chain_hash":"cd"}"#)
+                && text.contains(r#""retention":{"keep_last":5,"keep_within_ms":3600000}"#),
+            "{text}"
+        );
+        assert_eq!(FileRecord::from_bytes("k", text.as_bytes()).unwrap(), r);
+        // A record written before retention existed has neither field.
+        let before = FileRecord::from_bytes("k", &old).unwrap();
+        assert_eq!(
+            (before.retention, before.versions.unwrap().pruned),
+            (None, None)
+        );
+        // An anchor at or past a version still held is a damaged record.
+        let bad = text.replace(r#""through":3"#, r#""through":4"#);
+        let err = FileRecord::from_bytes("k", bad.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("pruned through v4"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::{
     ExistsStrategy, FileConfig, FileError, FileId, FileType, HandlerKind, PathHandler, Result,
+    Retention,
 };
 
 /// Where a save places a file.
@@ -35,6 +36,15 @@ pub struct FileSpec {
     key: String,
     strategy: ExistsStrategy,
     placing: Placing,
+    /// Boxed: most specs have none, and a spec is held by value in transactions.
+    retention: Option<Box<SpecRetention>>,
+}
+
+/// The retention policies a spec carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SpecRetention {
+    own: Option<Retention>,
+    default: Option<Retention>,
 }
 
 impl FileSpec {
@@ -46,6 +56,7 @@ impl FileSpec {
             key: String::new(),
             strategy: ExistsStrategy::First,
             placing: Placing::Folders(Vec::new()),
+            retention: None,
         }
     }
 
@@ -75,6 +86,33 @@ impl FileSpec {
     pub fn exists_strategy(mut self, strategy: ExistsStrategy) -> Self {
         self.strategy = strategy;
         self
+    }
+
+    /// Gives the file its own retention policy, kept in its record: this save and
+    /// every later one (and every prune) keep the versions it says, whatever default
+    /// the saver has. A save without one keeps the policy the file already has.
+    #[must_use]
+    pub fn with_retention(mut self, policy: Retention) -> Self {
+        self.retention.get_or_insert_default().own = Some(policy);
+        self
+    }
+
+    /// The retention policy this save applies when the file has none of its own (a
+    /// project's or a store's default); not kept in the record.
+    #[must_use]
+    pub fn with_default_retention(mut self, policy: Retention) -> Self {
+        self.retention.get_or_insert_default().default = Some(policy);
+        self
+    }
+
+    /// The file's own retention policy this save sets, if any.
+    pub fn retention(&self) -> Option<&Retention> {
+        self.retention.as_deref().and_then(|r| r.own.as_ref())
+    }
+
+    /// The default retention policy this save applies to a file without its own.
+    pub fn default_retention(&self) -> Option<&Retention> {
+        self.retention.as_deref().and_then(|r| r.default.as_ref())
     }
 
     /// The id.
@@ -154,6 +192,7 @@ impl From<FileConfig> for FileSpec {
             key: config.file_key,
             strategy: config.exists_strategy,
             placing: Placing::Folders(config.file_paths),
+            retention: None,
         }
     }
 }

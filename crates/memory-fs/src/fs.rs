@@ -6,10 +6,10 @@ use std::sync::Arc;
 use memory_fs_target::file::storage::{SafePath, Storage};
 use memory_fs_target::file::{
     Clock, Content, Create as CreateWhat, DeleteReport, File, FileConfig, FileId, FileMetadata,
-    FileSpec, Placed, SystemClock, Transaction, is_reserved, to_json,
+    FileSpec, Placed, Retention, SystemClock, Transaction, is_reserved, to_json,
 };
 use memory_fs_target::{
-    Catalog, ChainReport, CopyReport, Listing, Query, ReindexReport, VerifyReport,
+    Catalog, ChainReport, CopyReport, Listing, PruneReport, Query, ReindexReport, VerifyReport,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,6 +44,7 @@ use crate::{Error, Result, StoreUrl};
 pub struct MemoryFs {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    retention: Option<Retention>,
 }
 
 impl MemoryFs {
@@ -52,6 +53,7 @@ impl MemoryFs {
         Self {
             storage,
             clock: Arc::new(SystemClock),
+            retention: None,
         }
     }
 
@@ -86,6 +88,37 @@ impl MemoryFs {
         self
     }
 
+    /// The same store, with `policy` as the retention of every versioned file without
+    /// a policy of its own: saves and restores through this value prune the versions
+    /// it does not keep (in the same commit), and so does [`prune`](Self::prune).
+    /// Not stored: a file's own policy ([`FileSpec::with_retention`]) is.
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use memory_fs::prelude::*;
+    /// use memory_fs::Retention;
+    ///
+    /// let fs = MemoryFs::in_memory().with_retention(Retention::keep_last(NonZeroU32::new(2).unwrap()));
+    /// let spec = FileSpec::new(FileId::new("doc")?, FileType::text())
+    ///     .handlers([PathHandler::versioned()]);
+    /// for text in ["one", "two", "three"] {
+    ///     fs.save().text(spec.clone(), text)?;
+    /// }
+    /// assert_eq!(fs.file("doc")?.versions(), [2, 3]);
+    /// assert!(fs.verify_chains()?.problems.is_empty());
+    /// # Ok::<(), memory_fs::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, policy: Retention) -> Self {
+        self.retention = Some(policy);
+        self
+    }
+
+    /// The default retention of this value.
+    pub fn retention(&self) -> Option<&Retention> {
+        self.retention.as_ref()
+    }
+
     /// The storage underneath.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
@@ -114,6 +147,7 @@ impl MemoryFs {
         let file_id = FileId::new(id)?;
         self.catalog()
             .get(&file_id)?
+            .map(|f| f.with_default_retention(self.retention))
             .ok_or_else(|| Error::NotFound { id: id.to_owned() })
     }
 
@@ -233,6 +267,24 @@ impl MemoryFs {
         Ok(self.file(id)?.restore(version)?)
     }
 
+    /// Applies retention (see [`Catalog::prune`]) to every versioned file, or to `id`:
+    /// each file's own policy, else this value's default
+    /// ([`with_retention`](Self::with_retention)). With `dry_run` nothing is written.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown `id`; storage errors.
+    pub fn prune(&self, id: Option<&str>, dry_run: bool) -> Result<PruneReport> {
+        let only = id.map(FileId::new).transpose()?;
+        if let (Some(only), Some(id)) = (&only, id)
+            && self.catalog().get(only)?.is_none()
+        {
+            return Err(Error::NotFound { id: id.to_owned() });
+        }
+        Ok(self
+            .catalog()
+            .prune(only.as_ref(), self.retention.as_ref(), dry_run)?)
+    }
+
     /// Copies the files `query` selects to `destination`, each in one commit there.
     ///
     /// # Errors
@@ -307,12 +359,18 @@ impl MemoryFs {
     }
 
     fn commit_save(&self, spec: &FileSpec, content: Content<'_>) -> Result<File> {
-        Ok(File::save_with_clock(
-            self.storage.clone(),
-            self.clock.clone(),
-            spec,
-            content,
-        )?)
+        let with_default;
+        let spec = match (self.retention, spec.default_retention()) {
+            (Some(policy), None) => {
+                with_default = spec.clone().with_default_retention(policy);
+                &with_default
+            }
+            _ => spec,
+        };
+        Ok(
+            File::save_with_clock(self.storage.clone(), self.clock.clone(), spec, content)?
+                .with_default_retention(self.retention),
+        )
     }
 
     fn placed(&self, config: &FileConfig) -> Placed {
@@ -320,7 +378,10 @@ impl MemoryFs {
     }
 
     fn indexed(&self, id: &FileId) -> Result<Option<File>> {
-        Ok(self.catalog().get(id)?)
+        Ok(self
+            .catalog()
+            .get(id)?
+            .map(|f| f.with_default_retention(self.retention)))
     }
 }
 

@@ -22,13 +22,13 @@ pub use memory_fs_target::file::storage::{
 };
 pub use memory_fs_target::file::{
     ChainFault, ChainProblem, Clock, Content, DeleteReport, Diff, DiffSide, Encoding,
-    ExistsStrategy, File, FileConfig, FileError, FileId, FileInfo, FileMetadata, FileRecord,
-    FileSpec, FileType, FileVersion, FixedClock, HandlerKind, PathHandler, Placed, Problem,
-    Serialization, SystemClock, Transaction,
+    ExistsStrategy, File, FileConfig, FileError, FileId, FileInfo, FileMetadata, FilePrune,
+    FileRecord, FileSpec, FileType, FileVersion, FixedClock, HandlerKind, PathHandler, Placed,
+    Problem, Retention, Serialization, SystemClock, Transaction,
 };
 pub use memory_fs_target::{
-    Catalog, ChainReport, CopyReport, Listing, Project, ProjectError, Query, ReindexReport, Target,
-    TargetCreate, VerifyReport,
+    Catalog, ChainReport, CopyReport, Listing, Project, ProjectError, PruneReport, Query,
+    ReindexReport, Target, TargetCreate, VerifyReport,
 };
 
 /// The in-memory provider (feature `memory`, on by default).

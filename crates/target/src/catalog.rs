@@ -573,6 +573,17 @@ fn merge(old: &FileRecord, mut found: FileRecord) -> FileRecord {
     } else if found.versions.is_none() {
         found.versions.clone_from(&old.versions);
     }
+    // What only the record knows: the file's retention, and where a pruned chain
+    // continues from (a scan finds only the versions kept).
+    found.retention = found.retention.or(old.retention);
+    if let (Some(o), Some(f)) = (&old.versions, &mut found.versions)
+        && o.base == f.base
+        && f.pruned.is_none()
+        && let Some(anchor) = &o.pruned
+        && f.numbers.first().is_some_and(|n| *n > anchor.through)
+    {
+        f.pruned = Some(anchor.clone());
+    }
     // The head written through this library is newer than any placement a scan sees
     // when their timestamps say so.
     let old_time = old.head.first_metadata().map(|m| m.timestamp);

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod project;
+mod prune;
 mod query;
 mod snapshot;
 mod target;
@@ -13,6 +14,7 @@ pub use catalog::{
     Catalog, ChainReport, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport,
 };
 pub use project::{Project, ProjectError};
+pub use prune::PruneReport;
 pub use query::Query;
 pub use target::{Scan, Target, TargetCreate};
 

@@ -1,6 +1,6 @@
 //! `Project`: named path strategies, and file specs made with them.
 
-use memory_fs_file::{FileId, FileSpec, FileType, PathHandler};
+use memory_fs_file::{FileId, FileSpec, FileType, PathHandler, Retention};
 
 /// Why a project could not describe a file.
 #[derive(Debug, thiserror::Error)]
@@ -17,10 +17,12 @@ pub enum ProjectError {
 }
 
 /// Named path strategies (`development` = latest, `production` = temporal +
-/// versioned…) that describe where files go.
+/// versioned…) that describe where files go, and the retention policy its files get
+/// when they have none of their own.
 #[derive(Debug, Clone, Default)]
 pub struct Project {
     strategies: Vec<(String, Vec<PathHandler>)>,
+    retention: Option<Retention>,
 }
 
 impl Project {
@@ -42,6 +44,33 @@ impl Project {
             None => self.strategies.push((name.to_owned(), handlers)),
         }
         self
+    }
+
+    /// Sets the project's default retention: the specs it makes prune, on save, the
+    /// versions this policy does not keep, for files without a policy of their own.
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use memory_fs_file::{FileId, FileType, PathHandler, Retention};
+    /// use memory_fs_target::Project;
+    ///
+    /// let keep = Retention::keep_last(NonZeroU32::new(3).unwrap());
+    /// let project = Project::new()
+    ///     .with_strategy("production", [PathHandler::versioned()])
+    ///     .with_retention(keep);
+    /// let spec = project.spec(FileId::new("report")?, "production", FileType::json())?;
+    /// assert_eq!(spec.default_retention(), Some(&keep));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_retention(mut self, policy: Retention) -> Self {
+        self.retention = Some(policy);
+        self
+    }
+
+    /// The project's default retention.
+    pub fn retention(&self) -> Option<&Retention> {
+        self.retention.as_ref()
     }
 
     /// The handlers of strategy `name`.
@@ -73,6 +102,10 @@ impl Project {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        Ok(FileSpec::new(id, file_type).handlers(handlers.iter().cloned()))
+        let spec = FileSpec::new(id, file_type).handlers(handlers.iter().cloned());
+        Ok(match self.retention {
+            Some(policy) => spec.with_default_retention(policy),
+            None => spec,
+        })
     }
 }
