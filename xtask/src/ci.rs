@@ -162,6 +162,7 @@ const EXAMPLES: &[&str] = &[
     "sqlite",
     "versioned_reports",
     "browse_python_store",
+    "async_service",
 ];
 
 fn examples() -> Outcome {

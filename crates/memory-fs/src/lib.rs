@@ -1,6 +1,8 @@
 //! Memory-FS: one typed file API over memory, disk, SQLite and S3.
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "async")]
+mod async_fs;
 mod audit;
 mod error;
 mod fs;
@@ -9,7 +11,12 @@ mod open;
 mod tree;
 mod url;
 
+#[cfg(feature = "async")]
+pub use async_fs::{AsyncMemoryFs, ByteStream};
 pub use audit::{LogEntry, LogQuery, LoggedContent};
+/// The byte buffer streamed values arrive in (feature `async`).
+#[cfg(feature = "async")]
+pub use bytes::Bytes;
 pub use error::{Error, ErrorKind, Result};
 pub use fs::{Create, Data, Delete, Edit, Load, MemoryFs, Save};
 pub use url::{LayerParams, S3Location, StoreUrl};
