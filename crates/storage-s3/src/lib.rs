@@ -9,4 +9,4 @@ pub mod testing;
 
 pub use config::S3Config;
 pub use error::S3Error;
-pub use store::S3Storage;
+pub use store::{S3AsyncStorage, S3Storage};

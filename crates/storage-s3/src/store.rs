@@ -1,13 +1,16 @@
-//! `S3Storage`: the `Storage` trait over `object_store`'s S3 client, run on an owned runtime.
+//! `S3AsyncStorage`: the `AsyncStorage` trait over `object_store`'s S3 client; and
+//! `S3Storage`, the blocking `Storage` over it, run on an owned runtime.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt, stream};
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
+use futures::{FutureExt as _, SinkExt as _, StreamExt, TryStreamExt, stream};
 use memory_fs_storage::{
-    Batch, Capabilities, Expect, Result, SafePath, Storage, StorageError, Version, Write,
+    AsyncStorage, Batch, ByteStream, CHUNK, Capabilities, Expect, Result, SafePath, Storage,
+    StorageError, ValueReader, Version, Write, read_full,
 };
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path;
@@ -24,10 +27,12 @@ use crate::{S3Config, S3Error};
 /// HEAD request per key.
 const LIST_INSTEAD_OF_HEAD: usize = 64;
 
-/// A [`Storage`] in one S3 bucket, optionally under a key prefix.
+/// A [`Storage`] in one S3 bucket, optionally under a key prefix: the blocking wrapper
+/// of [`S3AsyncStorage`].
 ///
 /// Every method may be called from plain threads or from inside any tokio runtime:
-/// requests run on the store's own IO runtime (see the crate docs for why).
+/// each call is the async store's, spawned on the store's own IO runtime and waited
+/// on (see the crate docs for why).
 ///
 /// # Examples
 ///
@@ -41,7 +46,7 @@ const LIST_INSTEAD_OF_HEAD: usize = 64;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct S3Storage {
-    inner: Arc<Inner>,
+    store: S3AsyncStorage,
     handle: Handle,
     /// Always `Some` until dropped; taken in `Drop` to shut down without blocking.
     runtime: Option<Runtime>,
@@ -59,7 +64,7 @@ struct Inner {
 impl std::fmt::Debug for S3Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Storage")
-            .field("config", &self.inner.config)
+            .field("config", &self.store.inner.config)
             .finish_non_exhaustive()
     }
 }
@@ -83,98 +88,33 @@ impl S3Storage {
     /// [`S3Error::Client`] when the server cannot be reached (within the configured
     /// timeouts and retries).
     pub fn new(config: S3Config) -> Result<Self, S3Error> {
-        let invalid = |reason: String| S3Error::InvalidConfig { reason };
-        if config.bucket.is_empty() {
-            return Err(invalid("the bucket name is empty".to_owned()));
-        }
-        if config.part_size < 5 * 1024 * 1024 {
-            return Err(invalid(format!(
-                "part_size {} is below the 5 MiB minimum of S3",
-                config.part_size
-            )));
-        }
-        if config.concurrency == 0 {
-            return Err(invalid("concurrency must be at least 1".to_owned()));
-        }
-        let root = match config.prefix.as_deref() {
-            None | Some("") => Vec::new(),
-            Some(prefix) => SafePath::new(prefix)
-                .map_err(|e| invalid(format!("key prefix: {e}")))?
-                .segments()
-                .map(str::to_owned)
-                .collect(),
-        };
+        let store = S3AsyncStorage::unchecked(config)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("memory-fs-s3-io")
             .enable_all()
             .build()
             .map_err(S3Error::Runtime)?;
-        let store = build_client(&config)?;
         let storage = Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
-            inner: Arc::new(Inner {
-                store,
-                root,
-                config,
-            }),
+            store,
         };
-        storage.probe()?;
+        let store = storage.store.clone();
+        storage.block(async move { store.probe().await })??;
         Ok(storage)
     }
 
     /// The configuration this store was made from.
     pub fn config(&self) -> &S3Config {
-        &self.inner.config
+        &self.store.inner.config
     }
 
-    /// Lists the root once, turning the usual first-contact failures into clear errors.
-    fn probe(&self) -> Result<(), S3Error> {
-        let inner = Arc::clone(&self.inner);
-        let answer = self.block(async move {
-            let root = inner.root_path();
-            inner
-                .store
-                .list_with_delimiter(Some(&root))
-                .await
-                .map(|_| ())
-        })?;
-        let config = &self.inner.config;
-        let Err(source) = answer else {
-            return Ok(());
-        };
-        // object_store wraps listing failures in an opaque retry error; the S3 error
-        // code and HTTP status in its text are what tell the cases apart.
-        let text = format!("{source:?}");
-        let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-        let missing =
-            matches!(source, object_store::Error::NotFound { .. }) || has(&["NoSuchBucket"]);
-        let denied = matches!(
-            source,
-            object_store::Error::PermissionDenied { .. }
-                | object_store::Error::Unauthenticated { .. }
-        ) || has(&[
-            "status: 401",
-            "status: 403",
-            "AccessDenied",
-            "SignatureDoesNotMatch",
-            "InvalidAccessKeyId",
-        ]);
-        if missing {
-            Err(S3Error::BucketNotFound {
-                bucket: config.bucket.clone(),
-                endpoint: config.endpoint_name(),
-            })
-        } else if denied {
-            Err(S3Error::AccessDenied {
-                bucket: config.bucket.clone(),
-                endpoint: config.endpoint_name(),
-                source,
-            })
-        } else {
-            Err(S3Error::Client(source))
-        }
+    /// The async store this one wraps. Its futures belong on the caller's runtime; for
+    /// a store used only from async code, [`S3AsyncStorage::connect`] makes one without
+    /// an IO runtime of its own.
+    pub fn async_store(&self) -> &S3AsyncStorage {
+        &self.store
     }
 
     /// Runs `fut` on the IO runtime and waits for it, wherever the caller is.
@@ -183,29 +123,30 @@ impl S3Storage {
         fut: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, S3Error> {
         let task = self.handle.spawn(fut);
-        let wait = || futures::executor::block_on(task);
-        let joined = match Handle::try_current() {
-            // Tell a multi-threaded caller runtime that this worker blocks, so it moves
-            // its other tasks elsewhere; a current-thread runtime has nowhere to move
-            // them, and our task does not need it.
-            Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        };
-        joined.map_err(|e| S3Error::Task(e.to_string()))
+        blocking(|| futures::executor::block_on(task)).map_err(|e| S3Error::Task(e.to_string()))
     }
 
-    /// Runs a request for `path` and converts its failure.
-    fn request<T: Send + 'static>(
+    /// Runs `fut` on the IO runtime and waits for its answer; a task that fails is an
+    /// error at `path`.
+    fn wait<T: Send + 'static>(
         &self,
         path: Option<&SafePath>,
-        make: impl FnOnce(Arc<Inner>) -> BoxFuture<T>,
+        fut: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let at = path.map(SafePath::as_str);
-        self.block(make(Arc::clone(&self.inner)))
-            .map_err(|e| e.at(at))?
-            .map_err(|e| e.at(at))
+        self.block(fut)
+            .map_err(|e| e.at(path.map(SafePath::as_str)))?
+    }
+
+    /// Runs the async store's call `make` on an owned copy of `path` on the IO runtime.
+    fn call<T: Send + 'static, F>(
+        &self,
+        path: &SafePath,
+        make: impl FnOnce(S3AsyncStorage, SafePath) -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        self.wait(Some(path), make(self.store.clone(), path.clone()))
     }
 }
 
@@ -700,9 +641,226 @@ fn decode(part: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = Result<T, S3Error>> + Send>>;
+/// An [`AsyncStorage`] in one S3 bucket, optionally under a key prefix: the provider
+/// itself, natively async on object_store. Its futures run on the caller's runtime (a
+/// tokio runtime with IO and time enabled); [`S3Storage`] is the blocking wrapper.
+///
+/// # Examples
+///
+/// ```no_run
+/// use memory_fs_storage::{AsyncStorage, SafePath};
+/// use memory_fs_storage_s3::{S3AsyncStorage, S3Config};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = S3AsyncStorage::connect(S3Config::new("my-bucket")).await?;
+/// let key = SafePath::new("a/b.txt")?;
+/// store.file_save(&key, "hi".into()).await?;
+/// assert_eq!(store.file_bytes(&key).await?.as_deref(), Some(&b"hi"[..]));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct S3AsyncStorage {
+    inner: Arc<Inner>,
+}
 
-impl Storage for S3Storage {
+impl std::fmt::Debug for S3AsyncStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3AsyncStorage")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3AsyncStorage {
+    /// Connects to the bucket described by `config` and checks that it is reachable.
+    ///
+    /// # Errors
+    /// As [`S3Storage::new`].
+    pub async fn connect(config: S3Config) -> Result<Self, S3Error> {
+        let store = Self::unchecked(config)?;
+        store.probe().await?;
+        Ok(store)
+    }
+
+    /// A store for `config`, its configuration checked but the server not asked yet.
+    fn unchecked(config: S3Config) -> Result<Self, S3Error> {
+        let invalid = |reason: String| S3Error::InvalidConfig { reason };
+        if config.bucket.is_empty() {
+            return Err(invalid("the bucket name is empty".to_owned()));
+        }
+        if config.part_size < 5 * 1024 * 1024 {
+            return Err(invalid(format!(
+                "part_size {} is below the 5 MiB minimum of S3",
+                config.part_size
+            )));
+        }
+        if config.concurrency == 0 {
+            return Err(invalid("concurrency must be at least 1".to_owned()));
+        }
+        let root = match config.prefix.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(prefix) => SafePath::new(prefix)
+                .map_err(|e| invalid(format!("key prefix: {e}")))?
+                .segments()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let store = build_client(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                root,
+                config,
+            }),
+        })
+    }
+
+    /// The configuration this store was made from.
+    pub fn config(&self) -> &S3Config {
+        &self.inner.config
+    }
+
+    /// Lists the root once, turning the usual first-contact failures into clear errors.
+    async fn probe(&self) -> Result<(), S3Error> {
+        let root = self.inner.root_path();
+        let answer = self
+            .inner
+            .store
+            .list_with_delimiter(Some(&root))
+            .await
+            .map(|_| ());
+        let config = &self.inner.config;
+        let Err(source) = answer else {
+            return Ok(());
+        };
+        // object_store wraps listing failures in an opaque retry error; the S3 error
+        // code and HTTP status in its text are what tell the cases apart.
+        let text = format!("{source:?}");
+        let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+        let missing =
+            matches!(source, object_store::Error::NotFound { .. }) || has(&["NoSuchBucket"]);
+        let denied = matches!(
+            source,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || has(&[
+            "status: 401",
+            "status: 403",
+            "AccessDenied",
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+        ]);
+        if missing {
+            Err(S3Error::BucketNotFound {
+                bucket: config.bucket.clone(),
+                endpoint: config.endpoint_name(),
+            })
+        } else if denied {
+            Err(S3Error::AccessDenied {
+                bucket: config.bucket.clone(),
+                endpoint: config.endpoint_name(),
+                source,
+            })
+        } else {
+            Err(S3Error::Client(source))
+        }
+    }
+
+    /// The value at `path` as a stream that borrows nothing (one GET), or `None`.
+    async fn open_stream(&self, path: &SafePath) -> Result<Option<ByteStream<'static>>> {
+        let inner = &self.inner;
+        let location = inner.location(path);
+        match inner.store.get(&location).await {
+            Ok(got) => {
+                let key = path.to_string();
+                Ok(Some(
+                    got.into_stream()
+                        .map_err(move |e| std::io::Error::other(S3Error::from(e).at(Some(&key))))
+                        .boxed(),
+                ))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => inner
+                .directory_or(&location, e)
+                .await
+                .map(|()| None)
+                .map_err(|e| e.at(Some(path.as_str()))),
+        }
+    }
+
+    /// Saves the chunks of `stream` at `path`: one PUT below the multipart threshold,
+    /// else a multipart upload of parts of the part size, at most two in flight (so a
+    /// few parts are in memory, never the value), aborted when the stream fails.
+    async fn save_stream(&self, path: &SafePath, mut stream: ByteStream<'_>) -> Result<u64> {
+        let inner = &self.inner;
+        let at = |e: S3Error| e.at(Some(path.as_str()));
+        let input = |e| StorageError::input(path, e);
+        let threshold = inner.config.multipart_threshold;
+        let mut head = BytesMut::new();
+        let mut ended = true;
+        while let Some(chunk) = stream.next().await {
+            head.extend_from_slice(&chunk.map_err(input)?);
+            if head.len() >= threshold {
+                ended = false;
+                break;
+            }
+        }
+        if ended {
+            let len = head.len() as u64;
+            return match inner.save(path, head.freeze()).await {
+                Ok(()) => Ok(len),
+                Err(SaveError::Conflict(reason)) => Err(StorageError::Conflict {
+                    path: path.to_string(),
+                    reason,
+                }),
+                Err(SaveError::S3(e)) => Err(at(e)),
+            };
+        }
+        let location = inner.location(path);
+        let upload = match inner.store.put_multipart(&location).await {
+            Ok(upload) => upload,
+            Err(err) => {
+                if !inner.config.nested_keys
+                    && let Some(reason) = inner.conflict(path).await
+                {
+                    return Err(StorageError::Conflict {
+                        path: path.to_string(),
+                        reason,
+                    });
+                }
+                return Err(at(err.into()));
+            }
+        };
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, inner.config.part_size);
+        let mut len = head.len() as u64;
+        writer.put(head.freeze());
+        loop {
+            let chunk = match stream.next().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    // Nothing of the upload is left: S3 drops its parts.
+                    let _ = writer.abort().await;
+                    return Err(input(e));
+                }
+            };
+            if let Err(e) = writer.wait_for_capacity(STREAM_PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(at(e.into()));
+            }
+            len += chunk.len() as u64;
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(|e| at(e.into()))?;
+        Ok(len)
+    }
+}
+
+/// Parts of a streamed upload in flight at once.
+const STREAM_PARTS_IN_FLIGHT: usize = 2;
+
+impl AsyncStorage for S3AsyncStorage {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)
@@ -713,167 +871,177 @@ impl Storage for S3Storage {
             .with_listed_versions(true)
     }
 
-    fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        let key = path.clone();
-        let data = Bytes::copy_from_slice(data);
-        let inner = Arc::clone(&self.inner);
-        let answer = self
-            .block(async move { inner.save(&key, data).await })
-            .map_err(|e| e.at(Some(path.as_str())))?;
-        match answer {
-            Ok(()) => Ok(()),
-            Err(SaveError::Conflict(reason)) => Err(StorageError::Conflict {
-                path: path.to_string(),
-                reason,
-            }),
-            Err(SaveError::S3(e)) => Err(e.at(Some(path.as_str()))),
+    fn file_save<'a>(&'a self, path: &'a SafePath, data: Bytes) -> BoxFuture<'a, Result<()>> {
+        async move {
+            match self.inner.save(path, data).await {
+                Ok(()) => Ok(()),
+                Err(SaveError::Conflict(reason)) => Err(StorageError::Conflict {
+                    path: path.to_string(),
+                    reason,
+                }),
+                Err(SaveError::S3(e)) => Err(e.at(Some(path.as_str()))),
+            }
         }
+        .boxed()
     }
 
-    fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
-        let key = path.clone();
-        self.request(Some(path), move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let location = inner.location(&key);
-                let got = match inner.store.get(&location).await {
-                    Ok(got) => got.bytes().await,
-                    Err(e) => Err(e),
-                };
-                match got {
-                    Ok(bytes) => Ok(Some(Vec::from(bytes))),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => inner.directory_or(&location, e).await.map(|()| None),
-                }
-            })
-        })
+    fn file_bytes<'a>(&'a self, path: &'a SafePath) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        async move {
+            let inner = &self.inner;
+            let location = inner.location(path);
+            let got = match inner.store.get(&location).await {
+                Ok(got) => got.bytes().await,
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => inner.directory_or(&location, e).await.map(|()| None),
+            }
+            .map_err(|e| e.at(Some(path.as_str())))
+        }
+        .boxed()
     }
 
-    fn file_exists(&self, path: &SafePath) -> Result<bool> {
-        let key = path.clone();
-        self.request(Some(path), move |inner| -> BoxFuture<_> {
-            Box::pin(async move { inner.exists(&inner.location(&key)).await })
-        })
+    fn file_exists<'a>(&'a self, path: &'a SafePath) -> BoxFuture<'a, Result<bool>> {
+        async move {
+            self.inner
+                .exists(&self.inner.location(path))
+                .await
+                .map_err(|e| e.at(Some(path.as_str())))
+        }
+        .boxed()
     }
 
-    fn file_delete(&self, path: &SafePath) -> Result<bool> {
-        let key = path.clone();
-        self.request(Some(path), move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let location = inner.location(&key);
+    fn file_delete<'a>(&'a self, path: &'a SafePath) -> BoxFuture<'a, Result<bool>> {
+        async move {
+            let inner = &self.inner;
+            let location = inner.location(path);
+            let deleted: Result<bool, S3Error> = async {
                 if !inner.exists(&location).await? {
                     return Ok(false);
                 }
                 inner.store.delete(&location).await?;
                 Ok(true)
-            })
-        })
+            }
+            .await;
+            deleted.map_err(|e| e.at(Some(path.as_str())))
+        }
+        .boxed()
     }
 
-    fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
-        let owned = prefix.cloned();
-        let listed = self.request(prefix, move |inner| -> BoxFuture<_> {
-            Box::pin(async move { inner.listing(owned.as_ref(), false).await })
-        })?;
-        Ok(listed.into_iter().map(|(key, _)| key).collect())
+    fn files_paths<'a>(
+        &'a self,
+        prefix: Option<&'a SafePath>,
+    ) -> BoxFuture<'a, Result<Vec<SafePath>>> {
+        async move {
+            let listed = self
+                .inner
+                .listing(prefix, false)
+                .await
+                .map_err(|e| e.at(prefix.map(SafePath::as_str)))?;
+            Ok(listed.into_iter().map(|(key, _)| key).collect())
+        }
+        .boxed()
     }
 
     /// One listing (a request per thousand keys): S3 listings carry each object's
-    /// `ETag`, the version [`file_get`](Storage::file_get) hands out.
-    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
-        let owned = prefix.cloned();
-        let listed = self.request(prefix, move |inner| -> BoxFuture<_> {
-            Box::pin(async move { inner.listing(owned.as_ref(), true).await })
-        })?;
-        Ok(listed
-            .into_iter()
-            .filter_map(|(key, e_tag)| e_tag.map(|t| (key, Version::new(t))))
-            .collect())
+    /// `ETag`, the version [`file_get`](AsyncStorage::file_get) hands out.
+    fn files_versions<'a>(
+        &'a self,
+        prefix: Option<&'a SafePath>,
+    ) -> BoxFuture<'a, Result<Vec<(SafePath, Version)>>> {
+        async move {
+            let listed = self
+                .inner
+                .listing(prefix, true)
+                .await
+                .map_err(|e| e.at(prefix.map(SafePath::as_str)))?;
+            Ok(listed
+                .into_iter()
+                .filter_map(|(key, e_tag)| e_tag.map(|t| (key, Version::new(t))))
+                .collect())
+        }
+        .boxed()
     }
 
-    fn clear(&self) -> Result<()> {
-        self.request(None, move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
+    fn clear(&self) -> BoxFuture<'_, Result<()>> {
+        async move {
+            let inner = &self.inner;
+            let cleared: Result<(), S3Error> = async {
                 let all = inner.list_below(None).await?;
                 inner.delete_all(all).await
-            })
-        })
-    }
-
-    fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
-        if !self.inner.config.conditional_create {
-            if self.file_exists(path)? {
-                return Err(StorageError::AlreadyExists {
-                    path: path.to_string(),
-                });
             }
-            return self.file_save(path, data);
+            .await;
+            cleared.map_err(|e| e.at(None))
         }
-        let key = path.clone();
-        let data = Bytes::copy_from_slice(data);
-        let created = self.request(Some(path), move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let options = PutOptions::from(PutMode::Create);
-                match inner
-                    .store
-                    .put_opts(&inner.location(&key), PutPayload::from(data), options)
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(
-                        object_store::Error::AlreadyExists { .. }
-                        | object_store::Error::Precondition { .. },
-                    ) => Ok(false),
-                    Err(e) => Err(e.into()),
-                }
-            })
-        })?;
-        if created {
-            Ok(())
-        } else {
-            Err(StorageError::AlreadyExists {
-                path: path.to_string(),
-            })
-        }
+        .boxed()
     }
 
-    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
-        let owned: Vec<(SafePath, Bytes)> = items
-            .iter()
-            .map(|(k, d)| (k.clone(), Bytes::copy_from_slice(d)))
-            .collect();
-        let inner = Arc::clone(&self.inner);
-        let failures = self
-            .block(async move {
-                let concurrency = inner.config.concurrency;
-                stream::iter(owned)
-                    .map(|(key, data)| {
-                        let inner = Arc::clone(&inner);
-                        async move { inner.save(&key, data).await.err().map(|e| (key, e)) }
+    fn file_create<'a>(&'a self, path: &'a SafePath, data: Bytes) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let inner = &self.inner;
+            if !inner.config.conditional_create {
+                if self.file_exists(path).await? {
+                    return Err(StorageError::AlreadyExists {
+                        path: path.to_string(),
+                    });
+                }
+                return self.file_save(path, data).await;
+            }
+            let options = PutOptions::from(PutMode::Create);
+            match inner
+                .store
+                .put_opts(&inner.location(path), PutPayload::from(data), options)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => Err(StorageError::AlreadyExists {
+                    path: path.to_string(),
+                }),
+                Err(e) => Err(S3Error::from(e).at(Some(path.as_str()))),
+            }
+        }
+        .boxed()
+    }
+
+    fn files_save<'a>(&'a self, items: &'a [(SafePath, Bytes)]) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let inner = &self.inner;
+            let concurrency = inner.config.concurrency;
+            let failures =
+                stream::iter(items.iter().cloned())
+                    .map(|(key, data)| async move {
+                        inner.save(&key, data).await.err().map(|e| (key, e))
                     })
                     .buffer_unordered(concurrency)
                     .filter_map(std::future::ready)
                     .collect::<Vec<_>>()
-                    .await
-            })
-            .map_err(|e| e.at(None))?;
-        // Report the first failing item in input order.
-        let first = failures
-            .into_iter()
-            .min_by_key(|(key, _)| items.iter().position(|(k, _)| k == key));
-        match first {
-            None => Ok(()),
-            Some((key, SaveError::Conflict(reason))) => Err(StorageError::Conflict {
-                path: key.to_string(),
-                reason,
-            }),
-            Some((key, SaveError::S3(e))) => Err(e.at(Some(key.as_str()))),
+                    .await;
+            // Report the first failing item in input order.
+            let first = failures
+                .into_iter()
+                .min_by_key(|(key, _)| items.iter().position(|(k, _)| k == key));
+            match first {
+                None => Ok(()),
+                Some((key, SaveError::Conflict(reason))) => Err(StorageError::Conflict {
+                    path: key.to_string(),
+                    reason,
+                }),
+                Some((key, SaveError::S3(e))) => Err(e.at(Some(key.as_str()))),
+            }
         }
+        .boxed()
     }
 
-    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
-        let keys = sorted_unique(paths);
-        self.request(None, move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
+    fn files_delete<'a>(&'a self, paths: &'a [SafePath]) -> BoxFuture<'a, Result<usize>> {
+        async move {
+            let inner = &self.inner;
+            let keys = sorted_unique(paths);
+            let deleted: Result<usize, S3Error> = async {
                 let existing: Vec<Path> = if keys.len() > LIST_INSTEAD_OF_HEAD {
                     let common = Inner::common_prefix(&keys);
                     let under = common.as_ref().map(|c| inner.location(c));
@@ -890,12 +1058,9 @@ impl Storage for S3Storage {
                     let concurrency = inner.config.concurrency;
                     let locations: Vec<Path> = keys.iter().map(|k| inner.location(k)).collect();
                     stream::iter(locations)
-                        .map(|location| {
-                            let inner = Arc::clone(&inner);
-                            async move {
-                                let found = inner.exists(&location).await?;
-                                Ok::<_, S3Error>(found.then_some(location))
-                            }
+                        .map(|location| async move {
+                            let found = inner.exists(&location).await?;
+                            Ok::<_, S3Error>(found.then_some(location))
                         })
                         .buffer_unordered(concurrency)
                         .try_filter_map(|found| std::future::ready(Ok(found)))
@@ -905,28 +1070,40 @@ impl Storage for S3Storage {
                 let count = existing.len();
                 inner.delete_all(existing).await?;
                 Ok(count)
-            })
-        })
+            }
+            .await;
+            deleted.map_err(|e| e.at(None))
+        }
+        .boxed()
     }
 
     /// One `DeleteObjects` request per 1,000 keys, with no look first: S3 deletes a
     /// missing key without complaint.
-    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
-        let keys = sorted_unique(paths);
-        self.request(None, move |inner| -> BoxFuture<_> {
-            Box::pin(async move {
-                let locations = keys.iter().map(|k| inner.location(k)).collect();
-                inner.delete_all(locations).await
-            })
-        })
+    fn files_remove<'a>(&'a self, paths: &'a [SafePath]) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let inner = &self.inner;
+            let locations = sorted_unique(paths)
+                .iter()
+                .map(|k| inner.location(k))
+                .collect();
+            inner.delete_all(locations).await.map_err(|e| e.at(None))
+        }
+        .boxed()
     }
 
-    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
-        let key = path.clone();
-        let got = self.request(Some(path), move |inner| -> BoxFuture<_> {
-            Box::pin(async move { inner.get(&key).await })
-        })?;
-        Ok(got.map(|(bytes, e_tag)| (Vec::from(bytes), Version::new(e_tag))))
+    fn file_get<'a>(
+        &'a self,
+        path: &'a SafePath,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, Version)>>> {
+        async move {
+            let got = self
+                .inner
+                .get(path)
+                .await
+                .map_err(|e| e.at(Some(path.as_str())))?;
+            Ok(got.map(|(bytes, e_tag)| (bytes, Version::new(e_tag))))
+        }
+        .boxed()
     }
 
     /// One conditional PUT where the server honours it
@@ -935,24 +1112,25 @@ impl Storage for S3Storage {
     /// single PUT takes up to 5 GiB; object_store's multipart uploads carry no
     /// condition). Elsewhere a `HEAD` compares first, and the write follows (not atomic,
     /// as the capability says).
-    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
-        let key = path.clone();
-        let data = Bytes::copy_from_slice(data);
-        let expect = expect.clone();
-        let inner = Arc::clone(&self.inner);
-        let answer = self
-            .block(async move {
+    fn file_save_if<'a>(
+        &'a self,
+        path: &'a SafePath,
+        data: Bytes,
+        expect: &'a Expect,
+    ) -> BoxFuture<'a, Result<Version>> {
+        async move {
+            let inner = &self.inner;
+            let answer: Result<String, Refusal> = async {
                 if inner.config.conditional_write {
-                    return inner.put_if(&key, data, &expect).await;
+                    return inner.put_if(path, data, expect).await;
                 }
-                inner.check(&key, &expect).await?;
+                inner.check(path, expect).await?;
                 let created = matches!(expect, Expect::Absent) && inner.config.conditional_create;
                 if created {
-                    return inner.put_if(&key, data, &Expect::Absent).await;
+                    return inner.put_if(path, data, &Expect::Absent).await;
                 }
-                let location = inner.location(&key);
-                let saved = inner.save(&key, data).await;
-                match saved {
+                let location = inner.location(path);
+                match inner.save(path, data).await {
                     Ok(()) => {}
                     Err(SaveError::Conflict(reason)) => return Err(Refusal::Conflict(reason)),
                     Err(SaveError::S3(e)) => return Err(Refusal::S3(e)),
@@ -962,9 +1140,11 @@ impl Storage for S3Storage {
                     Ok(None) => Err(Refusal::Stale),
                     Err(e) => Err(Refusal::S3(e)),
                 }
-            })
-            .map_err(|e| e.at(Some(path.as_str())))?;
-        answer.map(Version::new).map_err(|e| e.at(path))
+            }
+            .await;
+            answer.map(Version::new).map_err(|e| e.at(path))
+        }
+        .boxed()
     }
 
     /// Checks every key with one `HEAD` each (a failed check writes nothing), then runs
@@ -974,6 +1154,221 @@ impl Storage for S3Storage {
     /// are one step: of two batches that check and rewrite the same key, one fails with
     /// `PreconditionFailed`. The other writes are plain, and a batch that fails part
     /// way keeps the writes before the failure (S3 has no `atomic_batch`).
+    fn apply<'a>(&'a self, batch: &'a Batch<'a>) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let checks = batch.checks().to_vec();
+            let writes: Vec<Owned> = batch
+                .writes()
+                .iter()
+                .map(|w| match w {
+                    Write::Put { path, data } => {
+                        Owned::Put(path.clone(), Bytes::copy_from_slice(data))
+                    }
+                    Write::Delete { path } => Owned::Delete(path.clone()),
+                    Write::Copy { from, to } => Owned::Copy(from.clone(), to.clone()),
+                })
+                .collect();
+            self.inner
+                .apply(checks, writes)
+                .await
+                .map_err(|(key, refusal)| refusal.at(&key))
+        }
+        .boxed()
+    }
+
+    fn file_copy<'a>(
+        &'a self,
+        from: &'a SafePath,
+        to: &'a SafePath,
+    ) -> BoxFuture<'a, Result<bool>> {
+        async move { self.inner.copy(from, to).await.map_err(|e| e.at(to)) }.boxed()
+    }
+
+    fn file_save_stream<'a>(
+        &'a self,
+        path: &'a SafePath,
+        stream: ByteStream<'a>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        self.save_stream(path, stream).boxed()
+    }
+
+    /// One GET, its body handed on as it arrives.
+    fn file_stream<'s: 'p, 'p>(
+        &'s self,
+        path: &'p SafePath,
+    ) -> BoxFuture<'p, Result<Option<ByteStream<'s>>>> {
+        async move { self.open_stream(path).await }.boxed()
+    }
+
+    /// A `HEAD` for the length, then a ranged GET of what lies inside the value.
+    fn file_range<'a>(
+        &'a self,
+        path: &'a SafePath,
+        offset: u64,
+        len: u64,
+    ) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        async move {
+            let Some(size) = self.file_size(path).await? else {
+                return Ok(None);
+            };
+            let start = offset.min(size);
+            let end = start.saturating_add(len).min(size);
+            if start == end {
+                return Ok(Some(Bytes::new()));
+            }
+            let location = self.inner.location(path);
+            match self.inner.store.get_range(&location, start..end).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(S3Error::from(e).at(Some(path.as_str()))),
+            }
+        }
+        .boxed()
+    }
+
+    /// One `HEAD`.
+    fn file_size<'a>(&'a self, path: &'a SafePath) -> BoxFuture<'a, Result<Option<u64>>> {
+        async move {
+            let inner = &self.inner;
+            let location = inner.location(path);
+            match inner.store.head(&location).await {
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => inner.directory_or(&location, e).await.map(|()| None),
+            }
+            .map_err(|e| e.at(Some(path.as_str())))
+        }
+        .boxed()
+    }
+}
+
+/// A reader of chunks that a task on the IO runtime receives from a stream.
+struct PumpedReader {
+    chunks: futures::channel::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl std::io::Read for PumpedReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match blocking(|| futures::executor::block_on(self.chunks.next())) {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Runs `f`, which blocks, telling a multi-threaded caller runtime first so it moves
+/// its other tasks elsewhere (a current-thread runtime has nowhere to move them, and
+/// the IO runtime's tasks do not need it).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Chunks in flight between a blocking caller and the IO runtime.
+const IN_FLIGHT: usize = 2;
+
+/// Every call is the async store's own, spawned on the IO runtime with its arguments
+/// owned and waited on.
+impl Storage for S3Storage {
+    fn capabilities(&self) -> Capabilities {
+        self.store.capabilities()
+    }
+
+    fn file_save(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+        let data = Bytes::copy_from_slice(data);
+        self.call(
+            path,
+            move |s, key| async move { s.file_save(&key, data).await },
+        )
+    }
+
+    fn file_bytes(&self, path: &SafePath) -> Result<Option<Vec<u8>>> {
+        let got = self.call(path, |s, key| async move { s.file_bytes(&key).await })?;
+        Ok(got.map(Vec::from))
+    }
+
+    fn file_exists(&self, path: &SafePath) -> Result<bool> {
+        self.call(path, |s, key| async move { s.file_exists(&key).await })
+    }
+
+    fn file_delete(&self, path: &SafePath) -> Result<bool> {
+        self.call(path, |s, key| async move { s.file_delete(&key).await })
+    }
+
+    fn files_paths(&self, prefix: Option<&SafePath>) -> Result<Vec<SafePath>> {
+        let prefix = prefix.cloned();
+        let store = self.store.clone();
+        self.wait(
+            None,
+            async move { store.files_paths(prefix.as_ref()).await },
+        )
+    }
+
+    fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
+        let prefix = prefix.cloned();
+        let store = self.store.clone();
+        self.wait(
+            None,
+            async move { store.files_versions(prefix.as_ref()).await },
+        )
+    }
+
+    fn clear(&self) -> Result<()> {
+        let store = self.store.clone();
+        self.wait(None, async move { store.clear().await })
+    }
+
+    fn file_create(&self, path: &SafePath, data: &[u8]) -> Result<()> {
+        let data = Bytes::copy_from_slice(data);
+        self.call(path, move |s, key| async move {
+            s.file_create(&key, data).await
+        })
+    }
+
+    fn files_save(&self, items: &[(SafePath, &[u8])]) -> Result<()> {
+        let owned: Vec<(SafePath, Bytes)> = items
+            .iter()
+            .map(|(k, d)| (k.clone(), Bytes::copy_from_slice(d)))
+            .collect();
+        let store = self.store.clone();
+        self.wait(None, async move { store.files_save(&owned).await })
+    }
+
+    fn files_delete(&self, paths: &[SafePath]) -> Result<usize> {
+        let paths = paths.to_vec();
+        let store = self.store.clone();
+        self.wait(None, async move { store.files_delete(&paths).await })
+    }
+
+    fn files_remove(&self, paths: &[SafePath]) -> Result<()> {
+        let paths = paths.to_vec();
+        let store = self.store.clone();
+        self.wait(None, async move { store.files_remove(&paths).await })
+    }
+
+    fn file_get(&self, path: &SafePath) -> Result<Option<(Vec<u8>, Version)>> {
+        let got = self.call(path, |s, key| async move { s.file_get(&key).await })?;
+        Ok(got.map(|(bytes, version)| (Vec::from(bytes), version)))
+    }
+
+    fn file_save_if(&self, path: &SafePath, data: &[u8], expect: &Expect) -> Result<Version> {
+        let data = Bytes::copy_from_slice(data);
+        let expect = expect.clone();
+        self.call(path, move |s, key| async move {
+            s.file_save_if(&key, data, &expect).await
+        })
+    }
+
     fn apply(&self, batch: &Batch<'_>) -> Result<()> {
         let checks = batch.checks().to_vec();
         let writes: Vec<Owned> = batch
@@ -985,19 +1380,87 @@ impl Storage for S3Storage {
                 Write::Copy { from, to } => Owned::Copy(from.clone(), to.clone()),
             })
             .collect();
-        let inner = Arc::clone(&self.inner);
-        self.block(async move { inner.apply(checks, writes).await })
-            .map_err(|e| e.at(None))?
-            .map_err(|(key, refusal)| refusal.at(&key))
+        let inner = Arc::clone(&self.store.inner);
+        self.wait(None, async move {
+            inner
+                .apply(checks, writes)
+                .await
+                .map_err(|(key, refusal)| refusal.at(&key))
+        })
     }
 
     fn file_copy(&self, from: &SafePath, to: &SafePath) -> Result<bool> {
         let (source, target) = (from.clone(), to.clone());
-        let inner = Arc::clone(&self.inner);
-        let copied = self
-            .block(async move { inner.copy(&source, &target).await })
-            .map_err(|e| e.at(Some(from.as_str())))?;
-        copied.map_err(|e| e.at(to))
+        let store = self.store.clone();
+        self.wait(Some(from), async move {
+            store.file_copy(&source, &target).await
+        })
+    }
+
+    /// Reads `reader` on the calling thread and hands its chunks to the async store's
+    /// streamed save (one PUT, or a multipart upload) on the IO runtime, a few chunks
+    /// in flight.
+    fn file_save_from(&self, path: &SafePath, reader: &mut dyn std::io::Read) -> Result<u64> {
+        let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
+        let store = self.store.clone();
+        let key = path.clone();
+        let task = self
+            .handle
+            .spawn(async move { store.file_save_stream(&key, rx.boxed()).await });
+        blocking(|| {
+            loop {
+                let mut buf = vec![0; CHUNK];
+                let item = match read_full(reader, &mut buf) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(Bytes::from(buf))
+                    }
+                    Err(e) => Err(e),
+                };
+                let last = item.as_ref().map_or(true, |b| b.len() < CHUNK);
+                // The save stopped reading (it failed): its error is the answer.
+                if futures::executor::block_on(tx.send(item)).is_err() || last {
+                    break;
+                }
+            }
+            drop(tx);
+            futures::executor::block_on(task)
+        })
+        .map_err(|e| S3Error::Task(e.to_string()).at(Some(path.as_str())))?
+    }
+
+    /// One GET on the IO runtime, its body handed over a few chunks at a time.
+    fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
+        let store = self.store.clone();
+        let key = path.clone();
+        let opened = self.wait(Some(path), async move { store.open_stream(&key).await })?;
+        let Some(mut stream) = opened else {
+            return Ok(None);
+        };
+        let (mut tx, rx) = futures::channel::mpsc::channel(IN_FLIGHT);
+        self.handle.spawn(async move {
+            while let Some(chunk) = stream.next().await {
+                // The reader was dropped: stop reading the body.
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Some(Box::new(PumpedReader {
+            chunks: rx,
+            current: Bytes::new(),
+        })))
+    }
+
+    fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        let got = self.call(path, move |s, key| async move {
+            s.file_range(&key, offset, len).await
+        })?;
+        Ok(got.map(Vec::from))
+    }
+
+    fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
+        self.call(path, |s, key| async move { s.file_size(&key).await })
     }
 }
 

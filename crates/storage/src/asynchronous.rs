@@ -762,6 +762,34 @@ impl<A: AsyncStorage> BlockOn<A> {
         })
     }
 
+    /// The storage `make` gives, made on this adapter's runtime (a provider whose
+    /// client belongs to the runtime that made it, or that asks its server when made).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`](crate::ErrorKind::Backend) when the runtime cannot start;
+    /// `make`'s error.
+    pub fn connect<E: Into<StorageError>>(
+        make: impl std::future::Future<Output = std::result::Result<A, E>>,
+    ) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("memory-fs-block-on")
+            .enable_all()
+            .build()
+            .map_err(|e| StorageError::backend("tokio", None, e))?;
+        let made = blocking(|| runtime.block_on(make));
+        match made {
+            Ok(storage) => Ok(Self {
+                storage,
+                runtime: Some(runtime),
+            }),
+            Err(e) => {
+                runtime.shutdown_background();
+                Err(e.into())
+            }
+        }
+    }
+
     /// The async storage underneath.
     pub fn get_ref(&self) -> &A {
         &self.storage
