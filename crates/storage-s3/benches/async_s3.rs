@@ -107,11 +107,43 @@ fn benches(c: &mut Criterion) {
         g.finish();
     }
 
+    many_loads(c, &rt, "async_s3/loads_1000x1KiB", &store, &blocking);
+
+    // The same, on a server whose every response waits 2 ms, as across a network.
+    let slow = TestServer::start_with_latency(Duration::from_millis(2)).expect("server");
+    let config = slow.config();
+    let store = rt
+        .block_on(S3AsyncStorage::connect(config.clone()))
+        .expect("async provider");
+    let blocking = S3Storage::new(config).expect("blocking provider");
+    many_loads(
+        c,
+        &rt,
+        "async_s3/loads_1000x1KiB_2ms_latency",
+        &store,
+        &blocking,
+    );
+}
+
+/// 1,000 small loads awaited together on one runtime against 1,000 sequential blocking
+/// loads.
+fn many_loads(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    store: &S3AsyncStorage,
+    blocking: &S3Storage,
+) {
     let keys: Vec<SafePath> = (0..MANY).map(|i| key(&format!("many/{i:04}"))).collect();
-    for k in &keys {
-        blocking.file_save(k, &[7u8; SMALL]).expect("populate");
-    }
-    let mut g = c.benchmark_group("async_s3/loads_1000x1KiB");
+    blocking
+        .files_save(
+            &keys
+                .iter()
+                .map(|k| (k.clone(), &[7u8; SMALL][..]))
+                .collect::<Vec<_>>(),
+        )
+        .expect("populate");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.bench_function("async_concurrent", |b| {
         b.iter(|| {

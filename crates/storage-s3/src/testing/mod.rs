@@ -86,7 +86,17 @@ impl TestServer {
     /// # Errors
     /// [`S3Error::Runtime`] when the directory, the socket or the runtime cannot be made.
     pub fn start() -> Result<Self, S3Error> {
-        Self::start_with(true)
+        Self::start_with(true, std::time::Duration::ZERO)
+    }
+
+    /// Starts a server as [`start`](Self::start) does whose every response waits
+    /// `latency` first, as a server across a network does (to measure what overlapping
+    /// requests buy when the server's own work is not the bound).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with_latency(latency: std::time::Duration) -> Result<Self, S3Error> {
+        Self::start_with(true, latency)
     }
 
     /// Starts a server that serves `s3s-fs` as it is, whose conditional writes are
@@ -95,10 +105,10 @@ impl TestServer {
     /// # Errors
     /// As [`start`](Self::start).
     pub fn start_plain() -> Result<Self, S3Error> {
-        Self::start_with(false)
+        Self::start_with(false, std::time::Duration::ZERO)
     }
 
-    fn start_with(conditional: bool) -> Result<Self, S3Error> {
+    fn start_with(conditional: bool, latency: std::time::Duration) -> Result<Self, S3Error> {
         let dir = tempfile::tempdir().map_err(S3Error::Runtime)?;
         let bucket = "memory-fs-test".to_owned();
         std::fs::create_dir(dir.path().join(&bucket)).map_err(S3Error::Runtime)?;
@@ -118,7 +128,10 @@ impl TestServer {
         ));
         let counter = Counter::default();
         builder.set_access(counter.clone());
-        let service = builder.build();
+        let service = Delayed {
+            inner: builder.build(),
+            latency,
+        };
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -213,5 +226,34 @@ impl Drop for TestServer {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// A service whose responses wait a fixed latency before the request is served.
+#[derive(Clone)]
+struct Delayed<S> {
+    inner: S,
+    latency: std::time::Duration,
+}
+
+impl<S, B> hyper::service::Service<http::Request<B>> for Delayed<S>
+where
+    S: hyper::service::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn call(&self, req: http::Request<B>) -> Self::Future {
+        let served = self.inner.call(req);
+        let latency = self.latency;
+        Box::pin(async move {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            served.await
+        })
     }
 }
