@@ -123,3 +123,66 @@ fn deletes_prune_empty_directories() {
         "pruning stops at the root"
     );
 }
+
+/// The streaming calls and copies open keys as reads do: a planted link is refused
+/// as the key, as a directory on the way, as a copy's source and as its target, and
+/// what lies outside is never read or written.
+#[test]
+fn streaming_calls_never_follow_planted_symlinks() {
+    let outside = tempfile::tempdir().expect("outside dir");
+    std::fs::write(outside.path().join("secret"), b"outside secret").expect("write outside");
+    let root = tempfile::tempdir().expect("store root");
+    symlink(outside.path(), root.path().join("dirlink")).expect("plant dir link");
+    symlink(outside.path().join("secret"), root.path().join("filelink")).expect("plant file link");
+    let store = DiskStorage::open(root.path()).expect("open");
+    store.file_save(&key("inside"), b"inside").expect("save");
+
+    for link in ["filelink", "dirlink/secret"] {
+        let k = key(link);
+        let kind = |e: memory_fs_storage::StorageError| e.kind();
+        assert_eq!(
+            store.file_reader(&k).map(|r| r.is_some()).map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link}"
+        );
+        assert_eq!(
+            store.file_range(&k, 0, 5).map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link}"
+        );
+        assert_eq!(
+            store.file_size(&k).map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link}"
+        );
+        assert_eq!(
+            store.file_copy(&k, &key("copied")).map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link} as a copy's source"
+        );
+        assert_eq!(
+            store.file_copy(&key("inside"), &k).map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link} as a copy's target"
+        );
+        assert_eq!(
+            store
+                .file_save_from(&k, &mut &b"overwrite"[..])
+                .map_err(kind),
+            Err(ErrorKind::Conflict),
+            "{link}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(outside.path().join("secret")).expect("read outside"),
+        b"outside secret"
+    );
+    assert_eq!(
+        std::fs::read_dir(outside.path())
+            .expect("list outside")
+            .count(),
+        1,
+        "nothing was written outside"
+    );
+    assert!(!store.file_exists(&key("copied")).expect("exists"));
+}
