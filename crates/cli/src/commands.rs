@@ -733,7 +733,9 @@ fn ls(cli: &Cli, args: &LsArgs) -> Result {
 
 fn info(cli: &Cli, id: &str) -> Result {
     let fs = cli.open()?;
-    let info = fs.file(id)?.info();
+    let file = fs.file(id)?;
+    let retention = file.retention().copied();
+    let info = file.info();
     let config = &info.config;
     let meta = info.metadata.as_ref();
     let keys: Vec<&str> = info.keys.iter().map(SafePath::as_str).collect();
@@ -750,6 +752,10 @@ fn info(cli: &Cli, id: &str) -> Result {
             "timestamp": meta.map(|m| m.timestamp),
             "tags": meta.map(|m| m.tags.clone()).unwrap_or_default(),
             "data": meta.map_or(Value::Null, |m| Value::Object(m.data.clone())),
+            "retention": retention.map(|r| json!({
+                "keep_last": r.keep_last.map(std::num::NonZeroU32::get),
+                "keep_within_s": r.keep_within.map(|d| d.as_secs()),
+            })),
             "keys": keys,
         }));
     }
@@ -766,6 +772,19 @@ fn info(cli: &Cli, id: &str) -> Result {
     ];
     if !info.versions.is_empty() {
         rows.push(("versions", join(&info.versions)));
+    }
+    if let Some(r) = retention {
+        let mut keeps = Vec::new();
+        if let Some(n) = r.keep_last {
+            keeps.push(format!("the last {n}"));
+        }
+        if let Some(d) = r.keep_within {
+            keeps.push(format!(
+                "those newer than {}",
+                humantime::format_duration(d)
+            ));
+        }
+        rows.push(("retention", format!("keeps {}", keeps.join(" and "))));
     }
     if let Some(m) = meta {
         rows.push((

@@ -197,6 +197,10 @@ fn save_keeps_the_files_own_retention() {
         .collect();
     assert_eq!(numbers, [3, 4]);
     assert!(ok(dir, &["verify", "--chain"]).contains("0 problems"));
+    let out = ok(dir, &["info", "notes"]);
+    assert!(out.contains("retention     keeps the last 2\n"), "{out}");
+    let info: Value = serde_json::from_str(&ok(dir, &["--json", "info", "notes"])).expect("json");
+    assert_eq!(info["retention"]["keep_last"], 2, "{info}");
 }
 
 #[test]
