@@ -91,7 +91,9 @@ impl MemoryFs {
     /// The same store, with `policy` as the retention of every versioned file without
     /// a policy of its own: saves and restores through this value prune the versions
     /// it does not keep (in the same commit), and so does [`prune`](Self::prune).
-    /// Not stored: a file's own policy ([`FileSpec::with_retention`]) is.
+    /// Not stored: a file's own policy ([`FileSpec::with_retention`]) is. A
+    /// [`transaction`](Self::transaction) applies the policies its specs carry (and the
+    /// files' own), not this default.
     ///
     /// ```
     /// use std::num::NonZeroU32;
