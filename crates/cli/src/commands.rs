@@ -15,7 +15,7 @@ use crate::error::{CliError, Code};
 use crate::transfer;
 use crate::{
     Cli, Command, CpArgs, DiffArgs, Handler, LoadArgs, LogArgs, LsArgs, MountArgs, PruneArgs,
-    RekeyArgs, RestoreArgs, SaveArgs, VerifyArgs, output,
+    RekeyArgs, RestoreArgs, SaveArgs, VerifyArgs, WatchArgs, output,
 };
 
 type Result<T = (), E = CliError> = std::result::Result<T, E>;
@@ -37,6 +37,7 @@ pub(crate) fn run(cli: &Cli) -> Result {
         Command::Reindex => reindex(cli),
         Command::Rekey(args) => rekey(cli, args),
         Command::Log(args) => log(cli, args),
+        Command::Watch(args) => watch(cli, args),
         Command::Mount(args) => mount(cli, args),
         Command::Demo => demo(cli),
     }
@@ -508,6 +509,48 @@ impl Loaded {
         }
         done
     }
+}
+
+// ----- watch -----------------------------------------------------------------------------
+
+fn watch(cli: &Cli, args: &WatchArgs) -> Result {
+    let fs = cli.open()?;
+    let mut watch = fs
+        .watch(args.id.as_deref())?
+        .with_interval(std::time::Duration::from_millis(args.interval_ms));
+    // On standard error, so the changes alone go to standard output; once it shows,
+    // every later commit is reported.
+    eprintln!(
+        "watching {} for changes{}",
+        args.id.as_deref().unwrap_or("every file"),
+        if watch.is_signalled() {
+            ""
+        } else {
+            " (polling)"
+        }
+    );
+    let mut seen = 0;
+    while args.count.is_none_or(|n| seen < n) {
+        for change in watch.wait(std::time::Duration::from_secs(3600))? {
+            if cli.json {
+                let line = json!({
+                    "id": change.id.as_str(),
+                    "change": change.kind.as_str(),
+                    "version": change.version,
+                    "revision": change.revision,
+                });
+                output::line(&line.to_string())?;
+            } else {
+                let version = change.version.map(|v| format!(" v{v}")).unwrap_or_default();
+                output::line(&format!("{} {}{version}", change.kind.as_str(), change.id))?;
+            }
+            seen += 1;
+            if args.count.is_some_and(|n| seen >= n) {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 // ----- rekey, log --------------------------------------------------------------------------

@@ -90,6 +90,9 @@ enum Command {
     Rekey(RekeyArgs),
     /// Show the audit log of a store opened with ?audit=LABEL (verified as it is read).
     Log(LogArgs),
+    /// Print each save, edit and delete of logical files as it is committed, by this
+    /// or any other process, until interrupted (or --count changes).
+    Watch(WatchArgs),
     /// Mount a fresh POSIX core through FUSE until interrupted (needs root and /dev/fuse).
     Mount(MountArgs),
     /// Save a few example files into the store and show them: a first tour.
@@ -281,6 +284,20 @@ struct DiffArgs {
     /// The newer version, vN or N (default: the last save).
     #[arg(value_parser = parse_version, value_name = "B")]
     to: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// Only this file.
+    #[arg(long)]
+    id: Option<String>,
+    /// Stop after this many changes.
+    #[arg(long, value_name = "N")]
+    count: Option<usize>,
+    /// How often to look when the store gives no signal of its own (S3), in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    interval_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -452,6 +452,43 @@ impl AsyncMemoryFs {
         self.run(move |fs| fs.delete().id(&id)).await
     }
 
+    /// The changes committed to the logical files from now on (of file `only`, or of
+    /// all), by this process or any other, as a stream; see [`crate::Watch`]. The
+    /// watch runs on a pool thread, which ends within a second of the stream being
+    /// dropped.
+    ///
+    /// # Errors
+    /// As [`MemoryFs::watch`], before the stream starts.
+    pub async fn watch(
+        &self,
+        only: Option<&str>,
+    ) -> Result<BoxStream<'static, Result<crate::Change>>> {
+        let only = only.map(str::to_owned);
+        let mut watch = self.run(move |fs| fs.watch(only.as_deref())).await?;
+        let (tx, rx) = mpsc::channel(64);
+        tokio::task::spawn_blocking(move || {
+            while !tx.is_closed() {
+                match watch.wait(std::time::Duration::from_millis(500)) {
+                    Ok(changes) => {
+                        for change in changes {
+                            if tx.blocking_send(Ok(change)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e.into()));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed())
+    }
+
     // ----- checking --------------------------------------------------------------------
 
     /// Checks every file under `prefix` (all for `None`); see [`MemoryFs::verify`].

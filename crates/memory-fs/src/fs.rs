@@ -250,6 +250,38 @@ impl MemoryFs {
         Ok(self.catalog().verify(prefix.as_ref())?)
     }
 
+    /// A watch of the logical files (of file `only`, or of all): the saves, edits and
+    /// deletes committed from now on, by this process or any other, as
+    /// [`Watch::wait`](crate::Watch::wait) or as an iterator (see [`crate::Watch`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use memory_fs::{ChangeKind, FileId, FileSpec, FileType, MemoryFs};
+    ///
+    /// let fs = MemoryFs::in_memory();
+    /// let mut watch = fs.watch(None)?;
+    /// fs.save().text(FileSpec::new(FileId::new("doc")?, FileType::text()), "hi")?;
+    /// let changes = watch.wait(Duration::from_secs(10))?;
+    /// assert_eq!(changes[0].kind, ChangeKind::Saved);
+    /// # Ok::<(), memory_fs::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::File`] for an invalid id; storage errors.
+    pub fn watch(&self, only: Option<&str>) -> Result<crate::Watch> {
+        let only = only.map(FileId::new).transpose()?;
+        Ok(self.catalog().watch(only.as_ref())?)
+    }
+
+    /// The changes a [`watch`](Self::watch) reports, delivered on a channel by a
+    /// thread of its own (which ends when the channel is dropped).
+    ///
+    /// # Errors
+    /// As [`watch`](Self::watch).
+    pub fn watch_channel(&self, only: Option<&str>) -> Result<crate::WatchChannel> {
+        Ok(crate::WatchChannel::spawn(self.watch(only)?))
+    }
+
     /// Walks the version chain of every versioned file (see
     /// [`Catalog::verify_chains`]).
     ///

@@ -10,6 +10,7 @@ mod open;
 #[cfg(feature = "memory")]
 mod tree;
 mod url;
+mod watch;
 
 #[cfg(feature = "async")]
 pub use async_fs::{AsyncMemoryFs, ByteStream};
@@ -37,6 +38,8 @@ pub use memory_fs_target::{
     Catalog, ChainReport, CopyReport, Listing, Project, ProjectError, PruneReport, Query,
     ReindexReport, Target, TargetCreate, VerifyReport,
 };
+pub use memory_fs_target::{Change, ChangeKind, Watch};
+pub use watch::WatchChannel;
 
 /// The in-memory provider (feature `memory`, on by default).
 #[cfg(feature = "memory")]

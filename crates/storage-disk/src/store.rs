@@ -599,6 +599,39 @@ impl DiskStorage {
 }
 
 impl Storage for DiskStorage {
+    /// inotify (through `notify`) on the deepest real directory on the way to
+    /// `prefix`, recursively: a change by any process is a signal. A symlink on the
+    /// way is not followed (its parent is watched instead).
+    fn watch_keys(&self, prefix: &SafePath) -> Result<Option<memory_fs_storage::KeyWatch>> {
+        use notify::Watcher as _;
+        let mut dir = self.root.join(prefix.as_str());
+        while dir != self.root && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            dir.pop();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let failed = |e: notify::Error| StorageError::backend(BACKEND, Some(prefix.as_str()), e);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok() {
+                    let _ = tx.send(());
+                }
+            })
+            .map_err(failed)?;
+        watcher
+            .watch(&dir, notify::RecursiveMode::Recursive)
+            .map_err(failed)?;
+        Ok(Some(memory_fs_storage::KeyWatch::new(move |timeout| {
+            let _watching = &watcher;
+            match rx.recv_timeout(timeout) {
+                Ok(()) => {
+                    while rx.try_recv().is_ok() {}
+                    true
+                }
+                Err(_) => false,
+            }
+        })))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)

@@ -391,6 +391,29 @@ fn conflict(key: &SafePath, reason: &str) -> StorageError {
 }
 
 impl Storage for MemoryStorage {
+    /// The tree's own watchers, on its root: every change under `prefix` is a signal
+    /// (a value placed from the staging directory arrives as a rename to its key).
+    fn watch_keys(&self, prefix: &SafePath) -> Result<Option<memory_fs_storage::KeyWatch>> {
+        let watcher = self.fs.watch("/", true).map_err(|e| backend("/", e))?;
+        let under = format!("/{prefix}");
+        let below = format!("{under}/");
+        let within = move |path: &str| path == under || path.starts_with(&below);
+        Ok(Some(memory_fs_storage::KeyWatch::new(move |timeout| {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match watcher.recv_timeout(left) {
+                    Some(event) if within(&event.path) => {
+                        while watcher.try_recv().is_some() {}
+                        return true;
+                    }
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+        })))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)

@@ -176,6 +176,42 @@ fn version(conn: &Connection, layout: Layout, key: &SafePath) -> Result<Option<V
 }
 
 impl Storage for SqliteStorage {
+    /// SQLite's data version, read on a connection of its own every 20 ms: it
+    /// changes when any other connection commits (this store's own included, from any
+    /// process). An in-memory database has no other connection: `None`, poll.
+    fn watch_keys(&self, _prefix: &SafePath) -> Result<Option<memory_fs_storage::KeyWatch>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| db(None, e))?;
+        let version =
+            |c: &Connection| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
+        let mut last = version(&conn).map_err(|e| db(None, e))?;
+        Ok(Some(memory_fs_storage::KeyWatch::new(move |timeout| {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                match version(&conn) {
+                    Ok(now) if now == last => {}
+                    Ok(now) => {
+                        last = now;
+                        return true;
+                    }
+                    // A look will say what is wrong.
+                    Err(_) => return true,
+                }
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return false;
+                }
+                std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+            }
+        })))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::new(BACKEND)
             .with_atomic_write(true)

@@ -11,6 +11,7 @@ mod path;
 mod stream;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod watch;
 
 #[cfg(feature = "async")]
 pub use asynchronous::{AsyncStorage, BlockOn, ByteStream, Inline, Pooled};
@@ -19,6 +20,7 @@ pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};
 pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, SafePath};
 pub use stream::{CHUNK, ValueReader, read_full};
+pub use watch::KeyWatch;
 
 /// A key–value store of byte files addressed by [`SafePath`] keys.
 ///
@@ -278,6 +280,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         Ok(self.file_bytes(path)?.map(|bytes| bytes.len() as u64))
     }
 
+    /// A signal that keys equal to or below `prefix` may have changed (written by
+    /// this process or another), where the provider can give one: the memory tree's
+    /// watchers, inotify on disk, SQLite's data version. `Ok(None)` where it cannot
+    /// (S3): a watch then polls.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Backend`] when the provider can signal but setting it up failed.
+    fn watch_keys(&self, prefix: &SafePath) -> Result<Option<KeyWatch>> {
+        let _ = prefix;
+        Ok(None)
+    }
+
     /// Copies the whole value at `from` to `to` (replacing what is there); `Ok(false)`
     /// if `from` holds nothing.
     ///
@@ -416,5 +430,8 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn file_size(&self, path: &SafePath) -> Result<Option<u64>> {
         (**self).file_size(path)
+    }
+    fn watch_keys(&self, prefix: &SafePath) -> Result<Option<KeyWatch>> {
+        (**self).watch_keys(prefix)
     }
 }

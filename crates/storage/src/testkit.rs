@@ -1068,6 +1068,9 @@ impl<S: Storage, G: Send + Sync + std::fmt::Debug> Storage for Guarded<S, G> {
     fn file_size(&self, path: &SafePath) -> crate::Result<Option<u64>> {
         self.storage.file_size(path)
     }
+    fn watch_keys(&self, prefix: &SafePath) -> crate::Result<Option<crate::KeyWatch>> {
+        self.storage.watch_keys(prefix)
+    }
 }
 
 /// The crash test: a child process saves versions of many keys in a loop and is

@@ -119,6 +119,15 @@ impl Catalog {
         Ok(File::open(self.storage.clone(), id)?.map(|f| f.with_clock(self.clock.clone())))
     }
 
+    /// A watch of the logical files (of file `only`, or of all): the saves, edits and
+    /// deletes committed from now on, by anyone; see [`Watch`](crate::Watch).
+    ///
+    /// # Errors
+    /// Storage errors; a record that cannot be read.
+    pub fn watch(&self, only: Option<&FileId>) -> Result<crate::Watch> {
+        crate::Watch::new(self.storage.clone(), only.cloned())
+    }
+
     /// Whether the store keeps index postings (it does where batches are atomic, so
     /// postings are committed with their records).
     pub fn has_postings(&self) -> bool {

@@ -9,6 +9,7 @@ mod prune;
 mod query;
 mod snapshot;
 mod target;
+mod watch;
 
 pub use catalog::{
     Catalog, ChainReport, CopyReport, Listing, RecoverReport, ReindexReport, VerifyReport,
@@ -17,6 +18,7 @@ pub use project::{Project, ProjectError};
 pub use prune::PruneReport;
 pub use query::Query;
 pub use target::{Scan, Target, TargetCreate};
+pub use watch::{Change, ChangeKind, Watch};
 
 /// The file layer this crate is built on (and, as `file::storage`, the storage layer),
 /// re-exported so the layers above need only this crate.

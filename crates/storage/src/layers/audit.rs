@@ -870,6 +870,10 @@ impl<S: Storage> Storage for Audited<S> {
         Ok(keys)
     }
 
+    fn watch_keys(&self, prefix: &SafePath) -> Result<Option<crate::KeyWatch>> {
+        self.inner.watch_keys(prefix)
+    }
+
     fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
         let mut listed = self.inner.files_versions(prefix)?;
         if !prefix.is_some_and(is_audit_key) {

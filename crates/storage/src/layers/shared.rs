@@ -117,6 +117,11 @@ macro_rules! framed_storage_methods {
             Ok(without_markers(self.inner.files_paths(prefix)?))
         }
 
+        fn watch_keys(&self, prefix: &SafePath) -> Result<Option<crate::KeyWatch>> {
+            // Keys are unchanged: what changes below is what changes here.
+            self.inner.watch_keys(prefix)
+        }
+
         fn files_versions(&self, prefix: Option<&SafePath>) -> Result<Vec<(SafePath, Version)>> {
             // Keys are unchanged and versions are the inner store's (as `file_get` says).
             let mut listed = self.inner.files_versions(prefix)?;
