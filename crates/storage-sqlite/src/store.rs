@@ -349,7 +349,7 @@ impl Storage for SqliteStorage {
 
     /// A value in one row is read whole (it is at most a chunk). A chunked value in a
     /// database file is read a piece at a time on a connection of the reader's own
-    /// (see [`chunk_reader`](Self::chunk_reader)); in an in-memory database, which
+    /// (see `chunk_reader`); in an in-memory database, which
     /// holds every value in memory anyway and cannot be reached from a second
     /// connection, it is read whole, under one lock.
     fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {

@@ -565,7 +565,7 @@ impl<S: Storage + 'static> AsyncStorage for Pooled<S> {
         self.run(move |s| s.files_delete(&paths))
     }
     /// The provider's streamed save on the pool, fed the stream's chunks through a
-    /// channel of [`IN_FLIGHT`] chunks: the value is never gathered.
+    /// channel of `IN_FLIGHT` chunks: the value is never gathered.
     fn file_save_stream<'a>(
         &'a self,
         path: &'a SafePath,
@@ -596,7 +596,7 @@ impl<S: Storage + 'static> AsyncStorage for Pooled<S> {
         .boxed()
     }
     /// The provider's reader on the pool, its chunks sent through a channel of
-    /// [`IN_FLIGHT`] chunks.
+    /// `IN_FLIGHT` chunks.
     fn file_stream<'s: 'p, 'p>(
         &'s self,
         path: &'p SafePath,
@@ -909,7 +909,7 @@ impl<A: AsyncStorage> Storage for BlockOn<A> {
     }
     /// Reads `reader` on the calling thread and hands its chunks to the provider's
     /// streamed save (running on this adapter's runtime) through a channel of
-    /// [`IN_FLIGHT`] chunks.
+    /// `IN_FLIGHT` chunks.
     fn file_save_from(&self, path: &SafePath, reader: &mut dyn Read) -> Result<u64> {
         let (mut tx, rx) = futures::channel::mpsc::channel::<io::Result<Bytes>>(IN_FLIGHT);
         let save = self.storage.file_save_stream(path, rx.boxed());
