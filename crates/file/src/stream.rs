@@ -65,20 +65,11 @@ impl Staged {
         {
             return Ok(chain.clone());
         }
-        let Some(mut reader) = storage.file_reader(&self.key)? else {
+        let mut hashes = Hashes::new(&[previous.map(str::to_owned)]);
+        if !pass(storage, &self.key, &mut hashes, &mut io::sink())? {
             return Err(self.gone());
-        };
-        let mut hasher = Hashes::new(&[previous.map(str::to_owned)]);
-        let mut buf = vec![0; CHUNK];
-        loop {
-            let n = memory_fs_storage::read_full(&mut reader, &mut buf)
-                .map_err(|e| read_error(&self.key, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
         }
-        let (_, _, mut chains) = hasher.finish();
+        let (_, _, mut chains) = hashes.finish();
         Ok(chains.pop().map(|(_, c)| c).unwrap_or_default())
     }
 
@@ -207,21 +198,7 @@ pub(crate) fn discard(storage: &dyn Storage, id: &crate::FileId, staged: &Staged
 /// # Errors
 /// Storage errors.
 pub(crate) fn stored_hash(storage: &dyn Storage, key: &SafePath) -> Result<Option<(u64, String)>> {
-    let Some(mut reader) = storage.file_reader(key)? else {
-        return Ok(None);
-    };
-    let mut hashes = Hashes::new(&[]);
-    let mut buf = vec![0; CHUNK];
-    loop {
-        let n =
-            memory_fs_storage::read_full(&mut reader, &mut buf).map_err(|e| read_error(key, e))?;
-        if n == 0 {
-            break;
-        }
-        hashes.update(&buf[..n]);
-    }
-    let (size, hash, _) = hashes.finish();
-    Ok(Some((size, hash)))
+    copy_out(storage, key, &mut io::sink())
 }
 
 /// Copies the value at `key` to `out` as a stream, hashing it; returns its length and
@@ -234,16 +211,31 @@ pub(crate) fn copy_out(
     key: &SafePath,
     out: &mut dyn Write,
 ) -> Result<Option<(u64, String)>> {
-    let Some(mut reader) = storage.file_reader(key)? else {
-        return Ok(None);
-    };
     let mut hashes = Hashes::new(&[]);
+    if !pass(storage, key, &mut hashes, out)? {
+        return Ok(None);
+    }
+    let (size, hash, _) = hashes.finish();
+    Ok(Some((size, hash)))
+}
+
+/// Reads the value at `key` a chunk at a time through `hashes` into `out`; `false` if
+/// there is no value.
+fn pass(
+    storage: &dyn Storage,
+    key: &SafePath,
+    hashes: &mut Hashes,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let Some(mut reader) = storage.file_reader(key)? else {
+        return Ok(false);
+    };
     let mut buf = vec![0; CHUNK];
     loop {
         let n =
             memory_fs_storage::read_full(&mut reader, &mut buf).map_err(|e| read_error(key, e))?;
         if n == 0 {
-            break;
+            return Ok(true);
         }
         hashes.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| FileError::Output {
@@ -251,8 +243,6 @@ pub(crate) fn copy_out(
             source: e,
         })?;
     }
-    let (size, hash, _) = hashes.finish();
-    Ok(Some((size, hash)))
 }
 
 /// A read error of a stored value: the [`StorageError`] a provider's reader carries,
@@ -326,8 +316,10 @@ struct HashingReader<'r> {
 }
 
 impl Read for HashingReader<'_> {
+    /// Fills `buf` as far as the source goes, so the hashes work on whole buffers
+    /// however small the pieces the source gives.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = memory_fs_storage::read_full(self.inner, buf)?;
         self.hashes.update(&buf[..n]);
         Ok(n)
     }
@@ -403,7 +395,7 @@ impl Write for Counted<'_> {
 pub(crate) struct Base64Reader<'r> {
     inner: &'r mut dyn Read,
     raw: Vec<u8>,
-    text: Vec<u8>,
+    text: String,
     at: usize,
     done: bool,
 }
@@ -413,7 +405,7 @@ impl<'r> Base64Reader<'r> {
         Self {
             inner,
             raw: vec![0; 3 * (CHUNK / 4)],
-            text: Vec::new(),
+            text: String::new(),
             at: 0,
             done: false,
         }
@@ -429,11 +421,11 @@ impl Read for Base64Reader<'_> {
             self.done = n < self.raw.len();
             self.text.clear();
             self.at = 0;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&self.raw[..n]);
-            self.text = encoded.into_bytes();
+            base64::engine::general_purpose::STANDARD.encode_string(&self.raw[..n], &mut self.text);
         }
-        let n = buf.len().min(self.text.len() - self.at);
-        buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+        let text = self.text.as_bytes();
+        let n = buf.len().min(text.len() - self.at);
+        buf[..n].copy_from_slice(&text[self.at..self.at + n]);
         self.at += n;
         Ok(n)
     }

@@ -8,7 +8,7 @@
 //! caller's task and the pool thread through a bounded channel of chunks, so a value
 //! never sits in memory whole on either side.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -177,10 +177,9 @@ impl AsyncMemoryFs {
         let spec = file.into();
         let (tx, rx) = mpsc::channel(IN_FLIGHT);
         let saved = self.run(move |fs| {
-            let mut reader = ChannelReader {
-                rx,
-                chunk: Bytes::new(),
-            };
+            // The pool thread's side: the chunks the caller's task sends.
+            let mut rx = rx;
+            let mut reader = crate::layers::storage::ChunkReader::new(move || rx.blocking_recv());
             fs.save().from_reader(spec, &mut reader)
         });
         let pump = async move {
@@ -537,26 +536,6 @@ fn output(id: &str, e: io::Error) -> Error {
         source: e,
     }
     .into()
-}
-
-/// The pool thread's side of a streamed save: the chunks the caller's task sends.
-struct ChannelReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(item) => self.chunk = item?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
-    }
 }
 
 /// The pool thread's side of a streamed load: chunks sent to the caller's task.

@@ -1242,26 +1242,6 @@ impl AsyncStorage for S3AsyncStorage {
     }
 }
 
-/// A reader of chunks that a task on the IO runtime receives from a stream.
-struct PumpedReader {
-    chunks: futures::channel::mpsc::Receiver<std::io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl std::io::Read for PumpedReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match blocking(|| futures::executor::block_on(self.chunks.next())) {
-                Some(chunk) => self.current = chunk?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
 /// Runs `f`, which blocks, telling a multi-threaded caller runtime first so it moves
 /// its other tasks elsewhere (a current-thread runtime has nowhere to move them, and
 /// the IO runtime's tasks do not need it).
@@ -1446,10 +1426,11 @@ impl Storage for S3Storage {
                 }
             }
         });
-        Ok(Some(Box::new(PumpedReader {
-            chunks: rx,
-            current: Bytes::new(),
-        })))
+        // The chunks a task on the IO runtime receives from the body.
+        let mut rx = rx;
+        Ok(Some(Box::new(memory_fs_storage::ChunkReader::new(
+            move || blocking(|| futures::executor::block_on(rx.next())),
+        ))))
     }
 
     fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {

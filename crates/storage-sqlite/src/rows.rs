@@ -328,11 +328,8 @@ pub(crate) fn range(
     len: u64,
 ) -> Result<Option<Vec<u8>>> {
     let clip = |total: usize| {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
-        let end = start
-            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-            .min(total);
-        (start, end)
+        let range = memory_fs_storage::clip_range(total, offset, len);
+        (range.start, range.end)
     };
     match stored(conn, key)? {
         None => Ok(None),

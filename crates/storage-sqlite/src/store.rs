@@ -386,14 +386,11 @@ impl Storage for SqliteStorage {
             tx.commit().map_err(|e| db(Some(path.as_str()), e))?;
             return Ok(out);
         }
-        Ok(self.file_bytes(path)?.map(|bytes| {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let end = start
-                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-                .min(bytes.len());
-            bytes[start..end].to_vec()
+        Ok(self.file_bytes(path)?.map(|mut bytes| {
+            let range = memory_fs_storage::clip_range(bytes.len(), offset, len);
+            bytes.truncate(range.end);
+            bytes.drain(..range.start);
+            bytes
         }))
     }
 

@@ -254,15 +254,10 @@ pub trait AsyncStorage: Send + Sync + std::fmt::Debug {
         len: u64,
     ) -> BoxFuture<'a, Result<Option<Bytes>>> {
         async move {
-            Ok(self.file_bytes(path).await?.map(|bytes| {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let end = start
-                    .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-                    .min(bytes.len());
-                bytes.slice(start..end)
-            }))
+            Ok(self
+                .file_bytes(path)
+                .await?
+                .map(|bytes| bytes.slice(crate::clip_range(bytes.len(), offset, len))))
         }
         .boxed()
     }
@@ -459,26 +454,6 @@ impl<S: Storage + 'static> Pooled<S> {
     }
 }
 
-/// A reader of chunks sent from an async stream, for a blocking save on the pool.
-struct ChannelReader {
-    chunks: futures::channel::mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match futures::executor::block_on(self.chunks.next()) {
-                Some(chunk) => self.current = chunk?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
 impl<S: Storage + 'static> AsyncStorage for Pooled<S> {
     fn capabilities(&self) -> Capabilities {
         self.storage.capabilities()
@@ -574,10 +549,10 @@ impl<S: Storage + 'static> AsyncStorage for Pooled<S> {
         let (mut tx, rx) = futures::channel::mpsc::channel(IN_FLIGHT);
         let key = path.clone();
         let save = self.run(move |s| {
-            let mut reader = ChannelReader {
-                chunks: rx,
-                current: Bytes::new(),
-            };
+            // Chunks sent from the async stream, read by the blocking save on the pool.
+            let mut rx = rx;
+            let mut reader =
+                crate::ChunkReader::new(move || futures::executor::block_on(rx.next()));
             s.file_save_from(&key, &mut reader)
         });
         async move {
@@ -828,27 +803,6 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A blocking reader over an async provider's stream, a chunk at a time.
-struct StreamReader<'a, A> {
-    block: &'a BlockOn<A>,
-    stream: ByteStream<'a>,
-    current: Bytes,
-}
-
-impl<A: AsyncStorage> Read for StreamReader<'_, A> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.block.run(self.stream.next().boxed()) {
-                Some(chunk) => self.current = chunk?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}
-
 impl<A: AsyncStorage> Storage for BlockOn<A> {
     fn capabilities(&self) -> Capabilities {
         self.storage.capabilities()
@@ -940,12 +894,11 @@ impl<A: AsyncStorage> Storage for BlockOn<A> {
         })
     }
     fn file_reader(&self, path: &SafePath) -> Result<Option<ValueReader<'_>>> {
-        Ok(self.run(self.storage.file_stream(path))?.map(|stream| {
-            Box::new(StreamReader {
-                block: self,
-                stream,
-                current: Bytes::new(),
-            }) as ValueReader<'_>
+        Ok(self.run(self.storage.file_stream(path))?.map(|mut stream| {
+            // The async provider's stream, driven a chunk at a time.
+            Box::new(crate::ChunkReader::new(move || {
+                self.run(stream.next().boxed())
+            })) as ValueReader<'_>
         }))
     }
     fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {

@@ -19,7 +19,7 @@ pub use batch::{Batch, Expect, Version, Write};
 pub use capabilities::Capabilities;
 pub use error::{BoxError, ErrorKind, Result, StorageError};
 pub use path::{InvalidPath, InvalidPathReason, MAX_PATH_LEN, MAX_SEGMENT_LEN, SafePath};
-pub use stream::{CHUNK, ValueReader, read_full};
+pub use stream::{CHUNK, ChunkReader, ValueReader, clip_range, read_full};
 pub use watch::KeyWatch;
 
 /// A key–value store of byte files addressed by [`SafePath`] keys.
@@ -258,14 +258,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// As [`file_bytes`](Storage::file_bytes).
     fn file_range(&self, path: &SafePath, offset: u64, len: u64) -> Result<Option<Vec<u8>>> {
-        Ok(self.file_bytes(path)?.map(|bytes| {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let end = start
-                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
-                .min(bytes.len());
-            bytes[start..end].to_vec()
+        Ok(self.file_bytes(path)?.map(|mut bytes| {
+            let range = clip_range(bytes.len(), offset, len);
+            bytes.truncate(range.end);
+            bytes.drain(..range.start);
+            bytes
         }))
     }
 
